@@ -1,0 +1,301 @@
+//! A chat client for tests, speaking the contract the way the frontend does: JSON over HTTP,
+//! Server-Sent Events, WebSocket and long-poll. The stream readers use the `shared` codecs.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use shared::api::{
+    CreateRoom, Credentials, LoginResponse, MessageResponse, PostMessage, Room, RoomResponse, User,
+};
+use shared::event::{ClientCommand, ServerEvent};
+use shared::message::Message;
+use shared::sse::{SseDecoder, SseEvent};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::Message as Frame;
+
+/// How long a test waits for an event before it fails. Generous: CI machines are slow, and a
+/// passing test never waits this long.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A signed-in (or anonymous) API client.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+    pub user: Option<User>,
+}
+
+impl Client {
+    pub fn new(base: String) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            base,
+            token: None,
+            user: None,
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// The same client with another session token (or none).
+    pub fn with_token(&self, token: Option<&str>) -> Client {
+        Client {
+            token: token.map(str::to_owned),
+            ..self.clone()
+        }
+    }
+
+    /// A request to `path` carrying the session as a Bearer token.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let builder = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    /// Registers `name` (password "correct horse") and signs in.
+    pub async fn signed_up(base: String, name: &str) -> anyhow::Result<Client> {
+        let mut client = Client::new(base);
+        let credentials = Credentials {
+            name: name.to_owned(),
+            password: "correct horse".to_owned(),
+        };
+        let response = client
+            .request(Method::POST, "/api/auth/register")
+            .json(&credentials)
+            .send()
+            .await?;
+        expect_status(response, StatusCode::CREATED).await?;
+        let response = client
+            .request(Method::POST, "/api/auth/login")
+            .json(&credentials)
+            .send()
+            .await?;
+        let login: LoginResponse = expect_status(response, StatusCode::OK).await?.json().await?;
+        client.token = Some(login.token);
+        client.user = Some(login.user);
+        Ok(client)
+    }
+
+    pub async fn create_room(&self, slug: &str, private: bool) -> anyhow::Result<Room> {
+        let response = self
+            .request(Method::POST, "/api/rooms")
+            .json(&CreateRoom {
+                slug: slug.to_owned(),
+                title: format!("Room {slug}"),
+                private,
+            })
+            .send()
+            .await?;
+        let created: RoomResponse = expect_status(response, StatusCode::CREATED)
+            .await?
+            .json()
+            .await?;
+        Ok(created.room)
+    }
+
+    /// Posts `body` with a fresh client_id and returns the stored message.
+    pub async fn post(&self, slug: &str, body: &str) -> anyhow::Result<Message> {
+        let response = self
+            .post_raw(
+                slug,
+                &PostMessage {
+                    body: body.to_owned(),
+                    client_id: crate::random_hex(8),
+                },
+            )
+            .await?;
+        let posted: MessageResponse = expect_status(response, StatusCode::CREATED)
+            .await?
+            .json()
+            .await?;
+        Ok(posted.message)
+    }
+
+    pub async fn post_raw(&self, slug: &str, post: &PostMessage) -> anyhow::Result<Response> {
+        Ok(self
+            .request(Method::POST, &format!("/api/rooms/{slug}/messages"))
+            .json(post)
+            .send()
+            .await?)
+    }
+
+    /// Opens a Server-Sent Events stream, resuming after `last_event_id` if given.
+    pub async fn sse(&self, slug: &str, last_event_id: Option<u64>) -> anyhow::Result<SseClient> {
+        let mut request = self
+            .request(Method::GET, &format!("/api/rooms/{slug}/events"))
+            .header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let response = expect_status(request.send().await?, StatusCode::OK).await?;
+        let (tx, events) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(async move {
+            let mut decoder = SseDecoder::new();
+            let mut body = response.bytes_stream();
+            while let Some(chunk) = body.next().await {
+                let Ok(chunk) = chunk else { break };
+                let Ok(decoded) = decoder.push(&chunk) else { break };
+                for event in decoded {
+                    if tx.send(event).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(SseClient { events, reader })
+    }
+
+    /// Opens a WebSocket, resuming after `last_event_id` if given, and waits for the replay's
+    /// `synced`. Returns the client and the messages replayed before it.
+    pub async fn ws(
+        &self,
+        slug: &str,
+        last_event_id: Option<u64>,
+    ) -> anyhow::Result<(WsClient, Vec<Message>)> {
+        let mut url = format!("{}/api/rooms/{slug}/ws", self.base.replacen("http", "ws", 1));
+        if let Some(id) = last_event_id {
+            url.push_str(&format!("?last_event_id={id}"));
+        }
+        let mut request = url.into_client_request()?;
+        if let Some(token) = &self.token {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse()?);
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .context("WebSocket handshake")?;
+        let mut client = WsClient { socket };
+        let mut replayed = Vec::new();
+        loop {
+            match client.next_event().await? {
+                ServerEvent::Message { message } => replayed.push(message),
+                ServerEvent::Synced { .. } => return Ok((client, replayed)),
+                other => bail!("unexpected event before synced: {other:?}"),
+            }
+        }
+    }
+
+    /// One long-poll request.
+    pub async fn poll(&self, slug: &str, after: Option<u64>) -> anyhow::Result<Response> {
+        let mut path = format!("/api/rooms/{slug}/poll");
+        if let Some(after) = after {
+            path.push_str(&format!("?after={after}"));
+        }
+        Ok(self.request(Method::GET, &path).send().await?)
+    }
+}
+
+/// Fails with the response body when the status is not `expected`.
+pub async fn expect_status(response: Response, expected: StatusCode) -> anyhow::Result<Response> {
+    if response.status() == expected {
+        return Ok(response);
+    }
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    bail!("expected {expected}, got {status}: {body}")
+}
+
+/// A Server-Sent Events stream being read in the background.
+pub struct SseClient {
+    events: mpsc::UnboundedReceiver<SseEvent>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl SseClient {
+    /// The next event, or an error if none comes within [`EVENT_TIMEOUT`] or the stream ends.
+    pub async fn next_event(&mut self) -> anyhow::Result<SseEvent> {
+        tokio::time::timeout(EVENT_TIMEOUT, self.events.recv())
+            .await
+            .context("no SSE event in time")?
+            .context("the SSE stream ended")
+    }
+
+    /// The next `message` event's message.
+    pub async fn next_message(&mut self) -> anyhow::Result<Message> {
+        let event = self.next_event().await?;
+        anyhow::ensure!(
+            event.event.as_deref() == Some("message"),
+            "expected a message event, got {event:?}"
+        );
+        let message: Message = serde_json::from_str(&event.data)?;
+        anyhow::ensure!(
+            event.id == Some(message.seq.to_string()),
+            "the event id must be the seq: {event:?}"
+        );
+        Ok(message)
+    }
+
+    /// The next `n` messages.
+    pub async fn messages(&mut self, n: usize) -> anyhow::Result<Vec<Message>> {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(self.next_message().await?);
+        }
+        Ok(out)
+    }
+
+    /// An event that is already here, if any: for checking that nothing more arrived.
+    pub fn try_next(&mut self) -> Option<SseEvent> {
+        self.events.try_recv().ok()
+    }
+}
+
+impl Drop for SseClient {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// A WebSocket to a room.
+pub struct WsClient {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl WsClient {
+    pub async fn send(&mut self, command: &ClientCommand) -> anyhow::Result<()> {
+        self.send_text(serde_json::to_string(command)?).await
+    }
+
+    pub async fn send_text(&mut self, text: String) -> anyhow::Result<()> {
+        self.socket.send(Frame::text(text)).await?;
+        Ok(())
+    }
+
+    /// The next JSON event (pings and pongs are skipped).
+    pub async fn next_event(&mut self) -> anyhow::Result<ServerEvent> {
+        loop {
+            let frame = tokio::time::timeout(EVENT_TIMEOUT, self.socket.next())
+                .await
+                .context("no WebSocket frame in time")?
+                .context("the WebSocket closed")??;
+            match frame {
+                Frame::Text(text) => return Ok(serde_json::from_str(&text)?),
+                Frame::Ping(_) | Frame::Pong(_) => continue,
+                other => bail!("unexpected frame {other:?}"),
+            }
+        }
+    }
+
+    /// The next `message` event's message.
+    pub async fn next_message(&mut self) -> anyhow::Result<Message> {
+        match self.next_event().await? {
+            ServerEvent::Message { message } => Ok(message),
+            other => bail!("expected a message, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Test support for the chat app: starts the real moving parts (Pushpin, PostgreSQL) as child
+//! processes in throwaway directories, waits until each one really answers, and stops them again.
+//!
+//! Nothing here is mocked. A test that passes against this harness passed against the same
+//! Pushpin and the same PostgreSQL a developer runs with `cargo xtask dev`:
+//!
+//! - [`ports`] picks free TCP ports so many tests can run side by side.
+//! - [`process`] owns a child process: its own process group, a log file, and a clean stop.
+//! - [`pushpin`] generates a Pushpin config (1.36 from Debian or >= 1.40) and runs it.
+//! - [`postgres`] runs a private PostgreSQL cluster and hands out fresh databases.
+//!
+//! `cargo xtask test` also uses this crate: it starts one PostgreSQL cluster for the whole run and
+//! tells the tests about it through `E2E_POSTGRES_ADMIN_URL`.
+
+pub mod ports;
+pub mod postgres;
+pub mod process;
+pub mod pushpin;
+
+#[cfg(test)]
+mod pushpin_tests;
+
+pub use ports::free_port;
+pub use postgres::{Postgres, create_database, test_postgres_url};
+pub use process::{ChildGuard, Output};
+pub use pushpin::{Pushpin, PushpinOptions};
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// How often readiness checks look again. Short, because every test start pays for it.
+const POLL_INTERVAL: Duration = Duration::from_millis(25);
+
+/// Calls `check` until it returns `Ok(true)` or `deadline` passes.
+///
+/// This is the one way the harness waits: by asking the real thing whether it is ready, never by
+/// sleeping a guessed amount of time. `check` returns `Err` to give up at once (for example when
+/// the process being waited for has already exited); the error of the last `Ok(false)` round is not
+/// kept, so `what` should say what was being waited for.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<bool>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check().await? {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            anyhow::bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Random lowercase hex string of `bytes * 2` characters, for keys and database names.
+pub fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,372 @@
+//! A real Pushpin (the open-source core of Fastly Fanout) in a throwaway directory.
+//!
+//! We write a complete `pushpin.conf` instead of patching the stock one, because the stock one
+//! puts three ZeroMQ sockets on fixed TCP ports (5560, 5562, 5563) and its runtime files under
+//! `/var/run`: two Pushpins started from it cannot run side by side. Here every internal socket is
+//! an `ipc://` file in the instance's own run directory, and only the two HTTP ports are TCP.
+
+use std::fmt::Write as _;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tempfile::TempDir;
+
+use crate::process::{ChildGuard, Output};
+
+/// How long Pushpin may take to answer after start. It usually needs well under a second.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What a Pushpin instance is wired to.
+#[derive(Debug, Clone)]
+pub struct PushpinOptions {
+    /// Where Pushpin proxies every request to (the origin).
+    pub origin: SocketAddr,
+    /// Client port: browsers, tests and the edge connect here.
+    pub http_port: u16,
+    /// The publish API (`POST /publish/`), what the origin's `GRIP_URL` points at.
+    pub publish_port: u16,
+    /// Key Pushpin signs proxied requests with (`Grip-Sig`, HS256).
+    pub sig_key: String,
+    /// Issuer (`iss` claim) of those signatures.
+    pub sig_iss: String,
+}
+
+impl PushpinOptions {
+    /// Free ports, a random signing key, and the issuer `pushpin`.
+    pub fn for_tests(origin: SocketAddr) -> PushpinOptions {
+        PushpinOptions {
+            origin,
+            http_port: crate::free_port(),
+            publish_port: crate::free_port(),
+            sig_key: crate::random_hex(16),
+            sig_iss: "pushpin".to_owned(),
+        }
+    }
+}
+
+/// A running Pushpin; dropping it stops it and deletes its directory.
+#[derive(Debug)]
+pub struct Pushpin {
+    // Declared first so it is dropped (stopped) before its directory is removed.
+    child: Option<ChildGuard>,
+    opts: PushpinOptions,
+    dir: TempDir,
+}
+
+impl Pushpin {
+    /// Writes the config into a fresh temp dir, starts Pushpin and returns once it answers on both
+    /// ports.
+    pub async fn start(opts: PushpinOptions) -> anyhow::Result<Pushpin> {
+        let version = installed_version()?;
+        let dir = tempfile::Builder::new()
+            .prefix("e2e-pushpin-")
+            .tempdir()
+            .context("create Pushpin's temp dir")?;
+        for sub in ["run", "log"] {
+            std::fs::create_dir(dir.path().join(sub))?;
+        }
+        std::fs::write(dir.path().join("routes"), routes(&opts))?;
+        std::fs::write(
+            dir.path().join("pushpin.conf"),
+            config(&opts, dir.path(), version),
+        )?;
+
+        let mut pushpin = Pushpin {
+            child: None,
+            opts,
+            dir,
+        };
+        pushpin.spawn_and_wait().await?;
+        Ok(pushpin)
+    }
+
+    /// `http://127.0.0.1:{http_port}`: where clients connect.
+    pub fn client_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.opts.http_port)
+    }
+
+    /// `http://127.0.0.1:{publish_port}/`, in the form of a `GRIP_URL`: publishers POST to
+    /// `{publish_url}publish/`.
+    pub fn publish_url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.opts.publish_port)
+    }
+
+    /// The key Pushpin signs proxied requests with.
+    pub fn sig_key(&self) -> &str {
+        &self.opts.sig_key
+    }
+
+    /// The issuer of those signatures.
+    pub fn sig_iss(&self) -> &str {
+        &self.opts.sig_iss
+    }
+
+    /// The options this instance was started with.
+    pub fn options(&self) -> &PushpinOptions {
+        &self.opts
+    }
+
+    /// Stops Pushpin and starts it again on the same ports. Every held connection (streams,
+    /// WebSockets, long-polls) is cut, which is how tests simulate a Fanout hiccup.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.stop();
+        }
+        self.spawn_and_wait().await
+    }
+
+    /// The last lines of Pushpin's combined log (runner and all its services).
+    pub fn log_tail(&self) -> String {
+        crate::process::log_tail(&self.log_path(), 40)
+    }
+
+    /// Path of Pushpin's combined log file.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("pushpin.log")
+    }
+
+    /// Fails with the log tail if Pushpin has exited (it only should when stopped).
+    pub fn ensure_running(&self) -> anyhow::Result<()> {
+        match &self.child {
+            Some(child) => child.ensure_running(),
+            None => anyhow::bail!("Pushpin is not running"),
+        }
+    }
+
+    /// Waits until Pushpin exits (it should not, unless stopped): lets `cargo xtask dev` notice
+    /// when one of its processes dies.
+    pub async fn exited(&self) -> ExitStatus {
+        match &self.child {
+            Some(child) => child.exited().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    async fn spawn_and_wait(&mut self) -> anyhow::Result<()> {
+        let mut cmd = Command::new("pushpin");
+        cmd.arg(format!(
+            "--config={}",
+            self.dir.path().join("pushpin.conf").display()
+        ))
+        // All services log into the runner's stdout (our one log file), not into logdir.
+        .arg("--merge-output")
+        .current_dir(self.dir.path());
+        self.child = Some(ChildGuard::spawn(
+            "pushpin",
+            cmd,
+            Output::File(self.log_path()),
+        )?);
+
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(2))
+            .build()?;
+        let publish = format!("{}publish/", self.publish_url());
+        let client_addr = SocketAddr::from(([127, 0, 0, 1], self.opts.http_port));
+        let child = self.child.as_ref().expect("just spawned");
+        let (http, publish) = (&http, &publish);
+        crate::wait_until("Pushpin to answer", READY_TIMEOUT, move || async move {
+            child.ensure_running()?;
+            // The handler answers publishes once it is bound; an empty batch changes nothing.
+            let published = http
+                .post(publish.as_str())
+                .header("Content-Type", "application/json")
+                .body(r#"{"items":[]}"#)
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == reqwest::StatusCode::OK);
+            let accepting = published
+                && TcpStream::connect_timeout(&client_addr, Duration::from_secs(1)).is_ok();
+            Ok(accepting)
+        })
+        .await
+        .map_err(|err| {
+            anyhow::anyhow!(
+                "{err:#}\nPushpin config: {}\nlast log lines:\n{}",
+                self.dir.path().join("pushpin.conf").display(),
+                self.log_tail()
+            )
+        })
+    }
+}
+
+/// The installed Pushpin's version as `(major, minor, patch)`, from `pushpin --version`.
+pub fn installed_version() -> anyhow::Result<(u32, u32, u32)> {
+    static VERSION: OnceLock<(u32, u32, u32)> = OnceLock::new();
+    if let Some(v) = VERSION.get() {
+        return Ok(*v);
+    }
+    let out = Command::new("pushpin").arg("--version").output().context(
+        "run `pushpin --version` (is Pushpin installed? `cargo xtask test` installs it)",
+    )?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = parse_version(&text)
+        .with_context(|| format!("unexpected `pushpin --version` output: {text:?}"))?;
+    Ok(*VERSION.get_or_init(|| version))
+}
+
+/// "pushpin 1.36.0" -> (1, 36, 0)
+fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
+    let word = text
+        .split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
+    let mut parts = word.split('.').map(|p| p.parse::<u32>().ok());
+    // A missing or odd patch part ("1.41", "1.41.0-dev") does not matter for config choices.
+    Some((
+        parts.next()??,
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+    ))
+}
+
+/// One route for everything, to the origin, as WebSocket-over-HTTP.
+///
+/// Verified by hand on Pushpin 1.36 with curl: the single line `*,id=origin HOST:PORT,over_http`
+/// serves both kinds of request. `*` matches requests without a `Pushpin-Route` header (tests
+/// talking to Pushpin directly); `id=origin` is what `Pushpin-Route: origin` selects (the header
+/// Viceroy sends for `handoff_fanout("origin")`, honoured because of `accept_pushpin_route=true`).
+/// A line with only `id=origin` would answer header-less requests with 502 "No route for host",
+/// and a `Pushpin-Route` naming an unknown id gets the same 502.
+fn routes(opts: &PushpinOptions) -> String {
+    format!(
+        "# Generated by the e2e harness; see e2e/src/pushpin.rs.\n*,id=origin {},over_http\n",
+        opts.origin
+    )
+}
+
+/// The whole `pushpin.conf` for one instance living in `dir`.
+fn config(opts: &PushpinOptions, dir: &Path, version: (u32, u32, u32)) -> String {
+    let dir = dir.display();
+    let mut conf = format!(
+        r#"# Generated by the e2e harness (e2e/src/pushpin.rs) for Pushpin {}.{}.{}.
+[global]
+# Socket names and file locations every service agrees on ({{libdir}} is filled in by Pushpin).
+include={{libdir}}/internal.conf
+rundir={dir}/run
+ipc_prefix=pushpin-
+port_offset=0
+stats_connection_ttl=120
+
+[runner]
+"#,
+        version.0, version.1, version.2
+    );
+    if version >= (1, 40, 0) {
+        // 1.40 renamed the services (condure became connmgr) and lets connmgr make the outgoing
+        // requests itself, so zurl is neither listed nor needed.
+        conf.push_str("services=connmgr,proxy,handler\n");
+    } else {
+        // Before 1.40, zurl makes the outgoing requests. It must be listed so that the runner
+        // starts its own zurl with sockets in our rundir.
+        conf.push_str("services=condure,zurl,pushpin-proxy,pushpin-handler\n");
+    }
+    let _ = write!(
+        conf,
+        r#"# Loopback only: tests need no outside access.
+http_port=127.0.0.1:{http_port}
+logdir={dir}/log
+# 2 = info: one line per request, which is what you want to read when a test fails.
+log_level=2
+client_buffer_size=8192
+client_maxconn=50000
+
+[proxy]
+routesfile={dir}/routes
+# Informative 502 bodies ("Unable to connect to any targets ...") make failing tests readable.
+debug=true
+auto_cross_origin=false
+accept_x_forwarded_protocol=false
+set_x_forwarded_protocol=proto-only
+x_forwarded_for=
+x_forwarded_for_trusted=
+orig_headers_need_mark=
+# The edge hands off with `Pushpin-Route: origin`.
+accept_pushpin_route=true
+log_from=false
+log_user_agent=false
+# Proxied requests carry `Grip-Sig`, a JWT signed with this key, so the origin can tell requests
+# that came through Pushpin (Fanout) from direct ones.
+sig_iss={sig_iss}
+sig_key={sig_key}
+upstream_key=
+# No internet here, and tests must not phone home anyway.
+updates_check=off
+organization_name=
+"#,
+        http_port = opts.http_port,
+        sig_iss = opts.sig_iss,
+        sig_key = opts.sig_key,
+    );
+    if version < (1, 40, 0) {
+        // Debian's 1.36 internal.conf points the proxy at a system zurl under /var/run/zurl, not
+        // at the one the runner starts in our rundir; without these every proxied request fails
+        // with "-> 127.0.0.1:PORT error". 1.40's internal.conf already says this.
+        conf.push_str(
+            "zurl_out_specs=ipc://{rundir}/{ipc_prefix}zurl-in\n\
+             zurl_out_stream_specs=ipc://{rundir}/{ipc_prefix}zurl-in-stream\n\
+             zurl_in_specs=ipc://{rundir}/{ipc_prefix}zurl-out\n",
+        );
+    }
+    let _ = write!(
+        conf,
+        r#"
+[handler]
+# The stock config binds these on TCP 5560, 5562 and 5563; as ipc files in our own rundir, any
+# number of Pushpins can run at once.
+push_in_spec=ipc://{{rundir}}/{{ipc_prefix}}push-in
+push_in_sub_specs=ipc://{{rundir}}/{{ipc_prefix}}push-in-sub
+push_in_sub_connect=false
+command_spec=ipc://{{rundir}}/{{ipc_prefix}}command
+stats_spec=ipc://{{rundir}}/{{ipc_prefix}}stats
+push_in_http_addr=127.0.0.1
+push_in_http_port={publish_port}
+push_in_http_max_headers_size=10000
+# Fanout accepts 64 KiB per message; batches of several must fit too.
+push_in_http_max_body_size=1000000
+# The stock 2,500 messages/s would throttle load tests long before the app does.
+message_rate=100000
+message_hwm=200000
+message_wait=5000
+id_cache_ttl=60
+connection_subscription_max=20
+subscription_linger=60
+stats_subscription_ttl=60
+stats_report_interval=10
+stats_format=tnetstring
+"#,
+        publish_port = opts.publish_port,
+    );
+    conf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_versions() {
+        assert_eq!(parse_version("pushpin 1.36.0\n"), Some((1, 36, 0)));
+        assert_eq!(parse_version("pushpin 1.41.0-dev"), Some((1, 41, 0)));
+        assert_eq!(parse_version("1.40"), Some((1, 40, 0)));
+        assert_eq!(parse_version("nothing"), None);
+    }
+
+    #[test]
+    fn config_differs_by_version() {
+        let opts = PushpinOptions::for_tests("127.0.0.1:8080".parse().unwrap());
+        let old = config(&opts, Path::new("/x"), (1, 36, 0));
+        assert!(old.contains("services=condure,zurl,pushpin-proxy,pushpin-handler"));
+        assert!(old.contains("zurl_in_specs=ipc://{rundir}/{ipc_prefix}zurl-out"));
+        let new = config(&opts, Path::new("/x"), (1, 40, 1));
+        assert!(new.contains("services=connmgr,proxy,handler"));
+        assert!(!new.contains("zurl_in_specs"));
+        for conf in [old, new] {
+            assert!(!conf.contains("tcp://"), "no fixed internal TCP ports");
+            assert!(conf.contains(&format!("sig_key={}", opts.sig_key)));
+        }
+    }
+}

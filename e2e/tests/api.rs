@@ -1,0 +1,442 @@
+//! The JSON API's answers to good and bad input, through Pushpin, on both databases: every
+//! mistake gets a specific 4xx with the contract's error body, and nothing is written.
+
+use anyhow::ensure;
+use e2e::client::{Client, expect_status};
+use e2e::{Db, Stack, on_both_databases};
+use jsonwebtoken::{EncodingKey, Header};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use shared::api::{MessageResponse, MessagesResponse, PostMessage, RoomsResponse};
+
+on_both_databases!(
+    registration_and_login_validate_everything,
+    rooms_validate_and_stay_private,
+    posting_is_validated_and_idempotent,
+    history_pages_backwards,
+    stream_paths_demand_a_valid_grip_signature,
+    unknown_paths_and_methods_answer_json,
+);
+
+/// Asserts the status and the contract's error shape; returns the error code.
+async fn error(response: Response, status: StatusCode) -> anyhow::Result<String> {
+    ensure!(
+        response.status() == status,
+        "expected {status}, got {}",
+        response.status()
+    );
+    let body: Value = response.json().await?;
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    ensure!(!code.is_empty(), "no error.code in {body}");
+    ensure!(
+        body["error"]["message"].is_string(),
+        "no error.message in {body}"
+    );
+    Ok(code)
+}
+
+async fn registration_and_login_validate_everything(db: Db) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let anon = stack.client();
+    let register = |body: String, content_type: &'static str| {
+        anon.request(Method::POST, "/api/auth/register")
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let json = "application/json";
+    let cases = [
+        (
+            "{\"name\":\"ann\"",
+            json,
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+        ),
+        (
+            "{\"name\":\"ann\"}",
+            json,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (
+            "{\"name\":\"ann\",\"password\":\"short\"}",
+            json,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (
+            "{\"name\":\"a n\",\"password\":\"long enough\"}",
+            json,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (
+            "{\"name\":\"ann\",\"password\":\"long enough\",\"admin\":true}",
+            json,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (
+            "{\"name\":\"ann\",\"password\":\"long enough\"}",
+            "text/plain",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not_json",
+        ),
+    ];
+    for (body, content_type, status, code) in cases {
+        let got = error(register(body.into(), content_type).await?, status).await?;
+        ensure!(got == code, "{body}: expected {code}, got {got}");
+    }
+    let huge = json!({"name": "ann", "password": "x".repeat(100_000)}).to_string();
+    ensure!(
+        error(register(huge, json).await?, StatusCode::PAYLOAD_TOO_LARGE).await? == "too_large"
+    );
+
+    // None of that created "ann".
+    let login = |name: &str, password: &str| {
+        anon.request(Method::POST, "/api/auth/login")
+            .json(&json!({"name": name, "password": password}))
+            .send()
+    };
+    ensure!(
+        error(login("ann", "long enough").await?, StatusCode::UNAUTHORIZED).await?
+            == "bad_credentials"
+    );
+
+    let ann = Client::signed_up(stack.pushpin.client_url(), "ann").await?;
+    let again = register(
+        json!({"name": "ann", "password": "another one"}).to_string(),
+        json,
+    )
+    .await?;
+    ensure!(error(again, StatusCode::CONFLICT).await? == "conflict");
+    ensure!(
+        error(
+            login("ann", "wrong password").await?,
+            StatusCode::UNAUTHORIZED
+        )
+        .await?
+            == "bad_credentials"
+    );
+
+    let ok = expect_status(login("ann", "correct horse").await?, StatusCode::OK).await?;
+    let cookie = ok.headers().get("set-cookie").unwrap().to_str()?.to_owned();
+    ensure!(
+        cookie.starts_with("session=")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax")
+    );
+
+    let me = ann.request(Method::GET, "/api/me").send().await?;
+    let me: Value = expect_status(me, StatusCode::OK).await?.json().await?;
+    ensure!(me["user"]["name"] == "ann");
+    // The cookie works as well as the Bearer token.
+    let by_cookie = anon
+        .request(Method::GET, "/api/me")
+        .header("cookie", cookie.split(';').next().unwrap())
+        .send()
+        .await?;
+    expect_status(by_cookie, StatusCode::OK).await?;
+
+    ensure!(
+        error(
+            anon.request(Method::GET, "/api/me").send().await?,
+            StatusCode::UNAUTHORIZED
+        )
+        .await?
+            == "unauthenticated"
+    );
+    let forged = anon.with_token(Some("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."));
+    ensure!(
+        error(
+            forged.request(Method::GET, "/api/me").send().await?,
+            StatusCode::UNAUTHORIZED
+        )
+        .await?
+            == "unauthenticated"
+    );
+
+    let logout = ann.request(Method::POST, "/api/auth/logout").send().await?;
+    let logout = expect_status(logout, StatusCode::NO_CONTENT).await?;
+    ensure!(
+        logout
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()?
+            .contains("Max-Age=0")
+    );
+    Ok(())
+}
+
+async fn rooms_validate_and_stay_private(db: Db) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let alice = Client::signed_up(stack.pushpin.client_url(), "alice").await?;
+    let bob = Client::signed_up(stack.pushpin.client_url(), "bob").await?;
+    let create = |client: &Client, body: Value| {
+        client
+            .request(Method::POST, "/api/rooms")
+            .json(&body)
+            .send()
+    };
+    for slug in ["Upper", "-dash", "", "sp ace", &"x".repeat(65)] {
+        let r = create(&alice, json!({"slug": slug, "title": "t"})).await?;
+        ensure!(
+            error(r, StatusCode::UNPROCESSABLE_ENTITY).await? == "invalid",
+            "slug {slug:?}"
+        );
+    }
+    let r = create(&alice, json!({"slug": "ok", "title": ""})).await?;
+    ensure!(
+        error(r, StatusCode::UNPROCESSABLE_ENTITY).await? == "invalid",
+        "empty title"
+    );
+    let r = stack
+        .client()
+        .request(Method::POST, "/api/rooms")
+        .json(&json!({"slug": "anon", "title": "t"}))
+        .send()
+        .await?;
+    ensure!(error(r, StatusCode::UNAUTHORIZED).await? == "unauthenticated");
+
+    alice.create_room(&"x".repeat(64), false).await?;
+    alice.create_room("open", false).await?;
+    alice.create_room("hidden", true).await?;
+    let r = create(&bob, json!({"slug": "open", "title": "mine"})).await?;
+    ensure!(error(r, StatusCode::CONFLICT).await? == "conflict");
+
+    let list = |client: &Client| {
+        let request = client.request(Method::GET, "/api/rooms").send();
+        async move {
+            let rooms: RoomsResponse = expect_status(request.await?, StatusCode::OK)
+                .await?
+                .json()
+                .await?;
+            anyhow::Ok(rooms.rooms.into_iter().map(|r| r.slug).collect::<Vec<_>>())
+        }
+    };
+    ensure!(list(&alice).await?.contains(&"hidden".to_string()));
+    ensure!(
+        !list(&bob).await?.contains(&"hidden".to_string()),
+        "bob does not see the private room"
+    );
+    ensure!(list(&bob).await?.contains(&"open".to_string()));
+
+    let add = |client: &Client, slug: &str, name: &str| {
+        client
+            .request(Method::POST, &format!("/api/rooms/{slug}/members"))
+            .json(&json!({"name": name}))
+            .send()
+    };
+    ensure!(error(add(&bob, "hidden", "bob").await?, StatusCode::FORBIDDEN).await? == "forbidden");
+    ensure!(error(add(&alice, "open", "bob").await?, StatusCode::FORBIDDEN).await? == "forbidden");
+    ensure!(
+        error(
+            add(&alice, "hidden", "nobody").await?,
+            StatusCode::NOT_FOUND
+        )
+        .await?
+            == "not_found"
+    );
+    ensure!(error(add(&alice, "nope", "bob").await?, StatusCode::NOT_FOUND).await? == "not_found");
+    expect_status(add(&alice, "hidden", "bob").await?, StatusCode::NO_CONTENT).await?;
+    expect_status(add(&alice, "hidden", "bob").await?, StatusCode::NO_CONTENT).await?;
+    ensure!(
+        list(&bob).await?.contains(&"hidden".to_string()),
+        "a member sees it"
+    );
+    Ok(())
+}
+
+async fn posting_is_validated_and_idempotent(db: Db) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let alice = Client::signed_up(stack.pushpin.client_url(), "alice").await?;
+    alice.create_room("lobby", false).await?;
+    let post = |body: String, client_id: &str| {
+        alice.post_raw(
+            "lobby",
+            &PostMessage {
+                body,
+                client_id: client_id.to_owned(),
+            },
+        )
+    };
+
+    let first = post("hi".into(), "k1").await?;
+    let first: MessageResponse = expect_status(first, StatusCode::CREATED)
+        .await?
+        .json()
+        .await?;
+    let retry = post("hi".into(), "k1").await?;
+    let retry: MessageResponse = expect_status(retry, StatusCode::OK).await?.json().await?;
+    ensure!(
+        retry.message == first.message,
+        "a retried client_id returns the stored message"
+    );
+
+    let bad = [
+        (String::new(), "k2", StatusCode::UNPROCESSABLE_ENTITY),
+        ("   ".into(), "k2", StatusCode::UNPROCESSABLE_ENTITY),
+        ("é".repeat(4001), "k2", StatusCode::UNPROCESSABLE_ENTITY),
+        ("ok".into(), "", StatusCode::UNPROCESSABLE_ENTITY),
+        ("ok".into(), "bad id!", StatusCode::UNPROCESSABLE_ENTITY),
+        // 4,000 characters that each escape to six bytes, three times over: past Fanout's limit.
+        ("\u{1}".repeat(4000), "k2", StatusCode::UNPROCESSABLE_ENTITY),
+    ];
+    for (body, client_id, status) in bad {
+        let code = error(post(body.clone(), client_id).await?, status).await?;
+        ensure!(["invalid", "too_large"].contains(&code.as_str()), "{code}");
+    }
+    let r = alice
+        .post_raw(
+            "nowhere",
+            &PostMessage {
+                body: "x".into(),
+                client_id: "k3".into(),
+            },
+        )
+        .await?;
+    ensure!(error(r, StatusCode::NOT_FOUND).await? == "not_found");
+    let r = alice
+        .post_raw(
+            "Bad_Slug",
+            &PostMessage {
+                body: "x".into(),
+                client_id: "k3".into(),
+            },
+        )
+        .await?;
+    ensure!(error(r, StatusCode::UNPROCESSABLE_ENTITY).await? == "invalid");
+
+    // "é" × 4000 is 8,000 bytes but 4,000 characters: allowed.
+    let long = post("é".repeat(4000), "k4").await?;
+    let long: MessageResponse = expect_status(long, StatusCode::CREATED)
+        .await?
+        .json()
+        .await?;
+    ensure!(
+        long.message.seq == 2,
+        "nothing in between was written: seq {}",
+        long.message.seq
+    );
+    Ok(())
+}
+
+async fn history_pages_backwards(db: Db) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let alice = Client::signed_up(stack.pushpin.client_url(), "alice").await?;
+    alice.create_room("lobby", false).await?;
+    for i in 1..=7 {
+        alice.post("lobby", &format!("m{i}")).await?;
+    }
+    let page = |query: &str| {
+        let request = alice
+            .request(Method::GET, &format!("/api/rooms/lobby/messages{query}"))
+            .send();
+        async move {
+            let page: MessagesResponse = expect_status(request.await?, StatusCode::OK)
+                .await?
+                .json()
+                .await?;
+            anyhow::Ok(page.messages.iter().map(|m| m.seq).collect::<Vec<_>>())
+        }
+    };
+    ensure!(page("").await? == [1, 2, 3, 4, 5, 6, 7]);
+    ensure!(page("?limit=3").await? == [5, 6, 7]);
+    ensure!(page("?limit=3&before=5").await? == [2, 3, 4]);
+    ensure!(page("?limit=3&before=2").await? == [1]);
+    for query in ["?limit=0", "?limit=101"] {
+        let r = alice
+            .request(Method::GET, &format!("/api/rooms/lobby/messages{query}"))
+            .send()
+            .await?;
+        ensure!(
+            error(r, StatusCode::UNPROCESSABLE_ENTITY).await? == "invalid",
+            "{query}"
+        );
+    }
+    for query in ["?before=x", "?limit=-1", "?sort=asc"] {
+        let r = alice
+            .request(Method::GET, &format!("/api/rooms/lobby/messages{query}"))
+            .send()
+            .await?;
+        ensure!(
+            error(r, StatusCode::BAD_REQUEST).await? == "bad_query",
+            "{query}"
+        );
+    }
+    Ok(())
+}
+
+async fn stream_paths_demand_a_valid_grip_signature(db: Db) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let alice = Client::signed_up(stack.pushpin.client_url(), "alice").await?;
+    alice.create_room("lobby", false).await?;
+    // Straight to the origin, with a perfectly good session: no proxy, no hold.
+    let direct = stack.direct_client().with_token(alice.token());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let sign = |key: &str, exp: u64| {
+        jsonwebtoken::encode(
+            &Header::default(),
+            &json!({"iss": stack.pushpin.sig_iss(), "exp": exp}),
+            &EncodingKey::from_secret(key.as_bytes()),
+        )
+    };
+    let signatures = [
+        None,
+        Some("garbage".to_owned()),
+        Some(sign("not the key", now + 60)?),
+        Some(sign(stack.pushpin.sig_key(), now - 3600)?),
+    ];
+    for path in [
+        "/api/rooms/lobby/events",
+        "/api/rooms/lobby/poll?after=0",
+        "/api/rooms/lobby/ws",
+    ] {
+        for sig in &signatures {
+            let mut request = direct.request(Method::GET, path);
+            if let Some(sig) = sig {
+                request = request.header("grip-sig", sig);
+            }
+            let response = request.send().await?;
+            ensure!(response.headers().get("grip-hold").is_none());
+            ensure!(
+                error(response, StatusCode::FORBIDDEN).await? == "not_via_grip",
+                "{path} {sig:?}"
+            );
+        }
+    }
+    // The right key passes the check (and the request is then judged on its merits).
+    let good = direct
+        .request(Method::GET, "/api/rooms/lobby/events")
+        .header("grip-sig", sign(stack.pushpin.sig_key(), now + 60)?)
+        .send()
+        .await?;
+    ensure!(good.status() == StatusCode::OK);
+    ensure!(
+        good.headers()
+            .get("grip-hold")
+            .is_some_and(|v| v == "stream")
+    );
+    Ok(())
+}
+
+async fn unknown_paths_and_methods_answer_json(db: Db) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let anon = stack.client();
+    let r = anon
+        .request(Method::GET, "/api/nothing-here")
+        .send()
+        .await?;
+    ensure!(error(r, StatusCode::NOT_FOUND).await? == "no_route");
+    let r = anon.request(Method::DELETE, "/api/rooms").send().await?;
+    ensure!(error(r, StatusCode::METHOD_NOT_ALLOWED).await? == "method_not_allowed");
+    let health = anon.request(Method::GET, "/healthz").send().await?;
+    expect_status(health, StatusCode::OK).await?;
+    Ok(())
+}

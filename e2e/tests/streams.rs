@@ -1,0 +1,329 @@
+//! A message's way to every kind of subscriber, through a real Pushpin, on both databases:
+//! delivery, exact resumption, recovery of a lost publish, isolation and access control.
+
+use anyhow::ensure;
+use e2e::client::{Client, expect_status};
+use e2e::{Db, Stack, StackOptions, on_both_databases};
+use origin::store::NewMessage;
+use reqwest::{Method, StatusCode};
+use shared::api::{MessagesResponse, User};
+use shared::event::{ClientCommand, ServerEvent};
+use shared::message::Message;
+
+on_both_databases!(
+    a_post_reaches_sse_websocket_and_long_poll,
+    reconnecting_with_last_event_id_gets_exactly_what_was_missed,
+    a_lost_publish_is_recovered_through_the_next_link,
+    a_websocket_client_resumes_after_a_gap,
+    rooms_are_isolated,
+    private_rooms_admit_members_only,
+    websocket_send_acks_and_reaches_sse_subscribers,
+    a_long_replay_arrives_in_pages,
+    a_cursor_ahead_of_the_room_gets_a_reset,
+);
+
+async fn two_users(stack: &Stack) -> anyhow::Result<(Client, Client)> {
+    let base = stack.pushpin.client_url();
+    Ok((
+        Client::signed_up(base.clone(), "alice").await?,
+        Client::signed_up(base, "bob").await?,
+    ))
+}
+
+fn seqs(messages: &[Message]) -> Vec<u64> {
+    messages.iter().map(|m| m.seq).collect()
+}
+
+async fn a_post_reaches_sse_websocket_and_long_poll(db: Db) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let (alice, bob) = two_users(&stack).await?;
+    alice.create_room("lobby", false).await?;
+
+    let mut sse = bob.sse("lobby", None).await?;
+    let (mut ws, replayed) = bob.ws("lobby", None).await?;
+    ensure!(replayed.is_empty(), "an empty room replays nothing");
+    let poll = tokio::spawn({
+        let bob = bob.clone();
+        async move { bob.poll("lobby", Some(0)).await }
+    });
+
+    let posted = alice.post("lobby", "hello, world").await?;
+    ensure!(posted.seq == 1 && posted.author == "alice");
+
+    ensure!(
+        sse.next_message().await? == posted,
+        "SSE delivers the stored message"
+    );
+    ensure!(ws.next_message().await? == posted, "WebSocket delivers it");
+    let polled: MessagesResponse = expect_status(poll.await??, StatusCode::OK)
+        .await?
+        .json()
+        .await?;
+    ensure!(
+        polled.messages == vec![posted],
+        "the long-poll answers with it"
+    );
+    Ok(())
+}
+
+async fn reconnecting_with_last_event_id_gets_exactly_what_was_missed(
+    db: Db,
+) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let (alice, bob) = two_users(&stack).await?;
+    alice.create_room("lobby", false).await?;
+    for i in 1..=3 {
+        alice.post("lobby", &format!("before {i}")).await?;
+    }
+
+    let mut sse = bob.sse("lobby", None).await?;
+    ensure!(
+        seqs(&sse.messages(3).await?) == [1, 2, 3],
+        "a first visit replays history"
+    );
+    drop(sse);
+
+    for i in 4..=6 {
+        alice.post("lobby", &format!("missed {i}")).await?;
+    }
+    let mut sse = bob.sse("lobby", Some(3)).await?;
+    let missed = sse.messages(3).await?;
+    ensure!(seqs(&missed) == [4, 5, 6], "got {:?}", seqs(&missed));
+    ensure!(missed[0].body == "missed 4");
+
+    let live = alice.post("lobby", "live 7").await?;
+    ensure!(
+        sse.next_message().await? == live,
+        "then live messages follow"
+    );
+    ensure!(sse.try_next().is_none(), "and nothing twice");
+
+    let (_ws, replayed) = bob.ws("lobby", Some(5)).await?;
+    ensure!(
+        seqs(&replayed) == [6, 7],
+        "WebSocket resumes from last_event_id too"
+    );
+
+    let poll = bob.poll("lobby", Some(4)).await?;
+    let polled: MessagesResponse = expect_status(poll, StatusCode::OK).await?.json().await?;
+    ensure!(
+        seqs(&polled.messages) == [5, 6, 7],
+        "long-poll answers at once with what it missed"
+    );
+
+    let bad = bob
+        .request(Method::GET, "/api/rooms/lobby/events")
+        .header("last-event-id", "seven")
+        .send()
+        .await?;
+    ensure!(
+        bad.status() == StatusCode::BAD_REQUEST,
+        "a bad Last-Event-ID is a 400"
+    );
+    ensure!(bad.text().await?.contains("bad_cursor"));
+    Ok(())
+}
+
+/// Stores a message without publishing it: a publish that never reached the proxy.
+async fn store_unpublished(stack: &Stack, slug: &str, author: &User) -> anyhow::Result<Message> {
+    let store = stack.store().await?;
+    let room = store.room_by_slug(slug).await?.expect("room exists");
+    let (message, _) = store
+        .append_message(
+            &room,
+            NewMessage {
+                author,
+                body: "never published",
+                client_id: "lost-1",
+            },
+        )
+        .await?;
+    store.close().await;
+    Ok(message)
+}
+
+async fn a_lost_publish_is_recovered_through_the_next_link(db: Db) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let (alice, bob) = two_users(&stack).await?;
+    alice.create_room("lobby", false).await?;
+    let mut sse = bob.sse("lobby", None).await?;
+
+    let lost = store_unpublished(&stack, "lobby", alice.user.as_ref().unwrap()).await?;
+    let next = alice.post("lobby", "published").await?;
+    ensure!((lost.seq, next.seq) == (1, 2));
+
+    // Pushpin sees prev-id 1 it never got, fetches the next link with Grip-Last, and
+    // appends what the origin answers: the lost message, then the published one, once each.
+    let got = sse.messages(2).await?;
+    ensure!(got == vec![lost, next], "got {:?}", seqs(&got));
+    let after = alice.post("lobby", "after recovery").await?;
+    ensure!(sse.next_message().await? == after, "and the stream goes on");
+    Ok(())
+}
+
+async fn a_websocket_client_resumes_after_a_gap(db: Db) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let (alice, bob) = two_users(&stack).await?;
+    alice.create_room("lobby", false).await?;
+    let (mut ws, _) = bob.ws("lobby", None).await?;
+
+    let lost = store_unpublished(&stack, "lobby", alice.user.as_ref().unwrap()).await?;
+    let next = alice.post("lobby", "published").await?;
+    let first = ws.next_message().await?;
+    ensure!(
+        first == next,
+        "the WebSocket gets seq 2 and sees the gap itself"
+    );
+
+    ws.send(&ClientCommand::Resume { after: 0 }).await?;
+    ensure!(
+        ws.next_message().await? == lost,
+        "resume replays the lost one"
+    );
+    ensure!(ws.next_message().await? == next, "then the rest, in order");
+    match ws.next_event().await? {
+        ServerEvent::Synced { last_seq } => ensure!(last_seq == 2),
+        other => anyhow::bail!("expected synced, got {other:?}"),
+    }
+    Ok(())
+}
+
+async fn rooms_are_isolated(db: Db) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let (alice, bob) = two_users(&stack).await?;
+    alice.create_room("red", false).await?;
+    alice.create_room("blue", false).await?;
+    let mut blue = bob.sse("blue", None).await?;
+    let (mut blue_ws, _) = bob.ws("blue", None).await?;
+
+    alice.post("red", "for red only").await?;
+    let for_blue = alice.post("blue", "for blue").await?;
+    ensure!(for_blue.seq == 1, "each room counts its own seq");
+    ensure!(
+        blue.next_message().await? == for_blue,
+        "blue's first event is blue's message"
+    );
+    ensure!(blue_ws.next_message().await? == for_blue);
+    Ok(())
+}
+
+async fn private_rooms_admit_members_only(db: Db) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let (alice, bob) = two_users(&stack).await?;
+    alice.create_room("secret", true).await?;
+
+    for path in [
+        "/api/rooms/secret/events",
+        "/api/rooms/secret/poll?after=0",
+        "/api/rooms/secret/messages",
+    ] {
+        let response = bob.request(Method::GET, path).send().await?;
+        ensure!(
+            response.status() == StatusCode::FORBIDDEN,
+            "{path}: {}",
+            response.status()
+        );
+        ensure!(response.text().await?.contains("\"forbidden\""));
+    }
+    ensure!(
+        bob.ws("secret", None).await.is_err(),
+        "the WebSocket handshake is refused"
+    );
+    let denied = bob.post("secret", "let me in").await;
+    ensure!(denied.is_err_and(|e| e.to_string().contains("403")));
+
+    let mut alice_sse = alice.sse("secret", None).await?;
+    let add = alice
+        .request(Method::POST, "/api/rooms/secret/members")
+        .json(&serde_json::json!({"name": "bob"}))
+        .send()
+        .await?;
+    expect_status(add, StatusCode::NO_CONTENT).await?;
+    let mut bob_sse = bob.sse("secret", None).await?;
+    let hello = bob.post("secret", "thanks").await?;
+    ensure!(alice_sse.next_message().await? == hello);
+    ensure!(bob_sse.next_message().await? == hello);
+    Ok(())
+}
+
+async fn websocket_send_acks_and_reaches_sse_subscribers(db: Db) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let (alice, bob) = two_users(&stack).await?;
+    alice.create_room("lobby", false).await?;
+    let mut alice_sse = alice.sse("lobby", None).await?;
+    let (mut ws, _) = bob.ws("lobby", None).await?;
+
+    ws.send_text("{not json".into()).await?;
+    match ws.next_event().await? {
+        ServerEvent::Error { code, .. } => ensure!(code == "bad_json"),
+        other => anyhow::bail!("expected an error event, got {other:?}"),
+    }
+    ws.send(&ClientCommand::Send {
+        body: String::new(),
+        client_id: "c1".into(),
+    })
+    .await?;
+    match ws.next_event().await? {
+        ServerEvent::Error { code, .. } => ensure!(code == "invalid"),
+        other => anyhow::bail!("expected an error event, got {other:?}"),
+    }
+
+    // The connection survived both mistakes.
+    ws.send(&ClientCommand::Send {
+        body: "over the socket".into(),
+        client_id: "c2".into(),
+    })
+    .await?;
+    let mut acked = None;
+    let mut echoed = None;
+    while acked.is_none() || echoed.is_none() {
+        match ws.next_event().await? {
+            ServerEvent::Ack { client_id, seq } if client_id == "c2" => acked = Some(seq),
+            ServerEvent::Message { message } => echoed = Some(message),
+            other => anyhow::bail!("unexpected {other:?}"),
+        }
+    }
+    let message = alice_sse.next_message().await?;
+    ensure!(message.body == "over the socket" && message.author == "bob");
+    ensure!(acked == Some(message.seq) && echoed == Some(message));
+    Ok(())
+}
+
+async fn a_long_replay_arrives_in_pages(db: Db) -> anyhow::Result<()> {
+    let options = StackOptions {
+        replay_page: 5,
+        ..StackOptions::default()
+    };
+    let stack = Stack::start_with(db, options).await?;
+    let (alice, bob) = two_users(&stack).await?;
+    alice.create_room("lobby", false).await?;
+    for i in 1..=12 {
+        alice.post("lobby", &format!("m{i}")).await?;
+    }
+    // 12 missed messages, 5 per response: Pushpin follows the next links until one holds.
+    let mut sse = bob.sse("lobby", Some(0)).await?;
+    let got = sse.messages(12).await?;
+    ensure!(
+        seqs(&got) == (1..=12).collect::<Vec<_>>(),
+        "got {:?}",
+        seqs(&got)
+    );
+    let live = alice.post("lobby", "live").await?;
+    ensure!(sse.next_message().await? == live);
+    Ok(())
+}
+
+async fn a_cursor_ahead_of_the_room_gets_a_reset(db: Db) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let (alice, bob) = two_users(&stack).await?;
+    alice.create_room("lobby", false).await?;
+    let first = alice.post("lobby", "one").await?;
+    let mut sse = bob.sse("lobby", Some(99)).await?;
+    let reset = sse.next_event().await?;
+    ensure!(reset.event.as_deref() == Some("reset"), "got {reset:?}");
+    ensure!(
+        sse.next_message().await? == first,
+        "followed by the current history"
+    );
+    Ok(())
+}

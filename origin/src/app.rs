@@ -1,0 +1,73 @@
+//! The application: its shared state and the router that maps every path to a handler.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::Sessions;
+use crate::capability::Capabilities;
+use crate::error::ApiError;
+use crate::extract::MAX_JSON_BYTES;
+use crate::grip::GripVerifier;
+use crate::post::RoomLocks;
+use crate::publish::Publisher;
+use crate::store::Store;
+use crate::{routes, stream};
+
+/// Largest WebSocket-over-HTTP request: the proxy may batch several client frames in one.
+const MAX_WS_EVENTS_BYTES: usize = 1024 * 1024;
+
+/// What every handler can reach. Cloning is cheap; nothing in here is per-connection state.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub sessions: Sessions,
+    pub capabilities: Capabilities,
+    pub grip: GripVerifier,
+    pub publisher: Publisher,
+    pub room_locks: Arc<RoomLocks>,
+    pub poll_timeout: Duration,
+    pub replay_page: u32,
+}
+
+/// Every route of the origin.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/auth/register", post(routes::auth::register))
+        .route("/auth/login", post(routes::auth::login))
+        .route("/auth/logout", post(routes::auth::logout))
+        .route("/me", get(routes::auth::me))
+        .route("/rooms", get(routes::rooms::list).post(routes::rooms::create))
+        .route("/rooms/{slug}/members", post(routes::rooms::add_member))
+        .route(
+            "/rooms/{slug}/messages",
+            get(routes::messages::history).post(routes::messages::post),
+        )
+        .route("/rooms/{slug}/events", get(stream::events::events))
+        .route("/rooms/{slug}/poll", get(stream::poll::poll))
+        .route(
+            "/rooms/{slug}/ws",
+            // `any`: a client that tries a plain WebSocket upgrade here is told it must come
+            // through the proxy, rather than getting a bare 405.
+            any(stream::ws::ws).layer(DefaultBodyLimit::max(MAX_WS_EVENTS_BYTES)),
+        );
+
+    Router::new()
+        .route("/healthz", get(routes::healthz))
+        .nest("/api", api)
+        .fallback(|| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!(
+                "handler panicked"
+            )))
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

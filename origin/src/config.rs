@@ -1,0 +1,267 @@
+//! Configuration: read from the environment (or flags) once at start-up and validated there, so
+//! a mistake stops the origin with a message that names the variable to set.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine as _;
+use clap::Parser;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use url::Url;
+
+/// The origin's settings as given; [`Config::from_args`] turns them into a checked [`Config`].
+#[derive(Debug, Parser)]
+#[command(name = "origin", version, about)]
+pub struct Args {
+    /// Where accounts, rooms and messages live: `sqlite://PATH?mode=rwc` or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/chat.db?mode=rwc")]
+    pub database_url: String,
+
+    /// The GRIP publish endpoint: local Pushpin's `http://127.0.0.1:5561/`, or Fastly's
+    /// `https://api.fastly.com/service/<id>/?verify-iss=fastly:<id>&key=<token>`.
+    #[arg(long, env = "GRIP_URL", default_value = "http://127.0.0.1:5561/")]
+    pub grip_url: String,
+
+    /// The key that signs `Grip-Sig`: Pushpin's `sig_key` (an HS256 secret), or Fanout's ES256
+    /// public key as PEM or `base64:<PEM in base64>`. May also be GRIP_URL's `verify-key`.
+    #[arg(long, env = "GRIP_VERIFY_KEY")]
+    pub grip_verify_key: Option<String>,
+
+    /// The `iss` that `Grip-Sig` must carry (Pushpin's `sig_iss`; GRIP_URL's `verify-iss`).
+    #[arg(long, env = "GRIP_VERIFY_ISS")]
+    pub grip_verify_iss: Option<String>,
+
+    /// Secret that signs session tokens and next-link capabilities; at least 32 bytes.
+    /// The edge verifies sessions with the same secret.
+    #[arg(long, env = "SESSION_SECRET", hide_env_values = true)]
+    pub session_secret: String,
+
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8080")]
+    pub bind_addr: SocketAddr,
+
+    /// Seconds a long-poll request is held before it answers with no messages.
+    #[arg(long, env = "POLL_TIMEOUT_SECS", default_value_t = 55)]
+    pub poll_timeout_secs: u32,
+
+    /// Most messages one stream response replays; the rest follows through a next link.
+    #[arg(long, env = "REPLAY_PAGE", default_value_t = 1000)]
+    pub replay_page: u32,
+}
+
+/// A configuration problem, worded as what to set.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("SESSION_SECRET must be at least 32 bytes (got {0}); generate one with `openssl rand -hex 32`")]
+    WeakSessionSecret(usize),
+    #[error("GRIP_URL is not a valid URL ({0}): expected e.g. http://127.0.0.1:5561/")]
+    GripUrl(String),
+    #[error(
+        "set GRIP_VERIFY_KEY (Pushpin's sig_key, or Fanout's public key) so that requests can be checked to come through Fanout"
+    )]
+    MissingVerifyKey,
+    #[error("GRIP_VERIFY_KEY is not usable: {0}")]
+    VerifyKey(String),
+    #[error("REPLAY_PAGE must be between 1 and 10000")]
+    ReplayPage,
+    #[error("POLL_TIMEOUT_SECS must be between 1 and 3600")]
+    PollTimeout,
+}
+
+/// Checked settings; everything the origin needs to start.
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub grip: GripConfig,
+    pub session_secret: Vec<u8>,
+    pub bind_addr: SocketAddr,
+    pub poll_timeout: Duration,
+    pub replay_page: u32,
+}
+
+/// Where to publish and how to check that a request came through the GRIP proxy.
+#[derive(Clone)]
+pub struct GripConfig {
+    /// The full `…/publish/` URL.
+    pub publish_url: Url,
+    pub publish_auth: Option<PublishAuth>,
+    pub verify_key: DecodingKey,
+    pub verify_alg: Algorithm,
+    pub verify_iss: Option<String>,
+}
+
+/// The credential a publish request carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PublishAuth {
+    /// Fastly's API wants its token in `Fastly-Key`.
+    FastlyKey(String),
+    /// Any other GRIP server: `Authorization: Bearer`.
+    Bearer(String),
+}
+
+impl Config {
+    /// Reads flags and environment; exits with clap's message when they don't parse.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_args(Args::parse())
+    }
+
+    pub fn from_args(args: Args) -> Result<Config, ConfigError> {
+        if args.session_secret.len() < 32 {
+            return Err(ConfigError::WeakSessionSecret(args.session_secret.len()));
+        }
+        if !(1..=10_000).contains(&args.replay_page) {
+            return Err(ConfigError::ReplayPage);
+        }
+        if !(1..=3600).contains(&args.poll_timeout_secs) {
+            return Err(ConfigError::PollTimeout);
+        }
+        let grip = GripConfig::parse(
+            &args.grip_url,
+            args.grip_verify_key.as_deref(),
+            args.grip_verify_iss.as_deref(),
+        )?;
+        Ok(Config {
+            database_url: args.database_url,
+            grip,
+            session_secret: args.session_secret.into_bytes(),
+            bind_addr: args.bind_addr,
+            poll_timeout: Duration::from_secs(u64::from(args.poll_timeout_secs)),
+            replay_page: args.replay_page,
+        })
+    }
+}
+
+impl GripConfig {
+    /// Parses a GRIP_URL; an explicit verify key or issuer wins over the URL's parameters.
+    pub fn parse(
+        grip_url: &str,
+        verify_key: Option<&str>,
+        verify_iss: Option<&str>,
+    ) -> Result<GripConfig, ConfigError> {
+        let mut url = Url::parse(grip_url).map_err(|e| ConfigError::GripUrl(e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(ConfigError::GripUrl("must be an http(s) URL".into()));
+        }
+        let param = |name: &str| {
+            url.query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        let key = param("key");
+        let url_iss = param("verify-iss");
+        let url_verify_key = param("verify-key");
+        let is_fastly = url.host_str() == Some("api.fastly.com");
+
+        url.set_query(None);
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        let publish_url = url
+            .join("publish/")
+            .map_err(|e| ConfigError::GripUrl(e.to_string()))?;
+
+        let verify = verify_key
+            .map(str::to_owned)
+            .or(url_verify_key)
+            .ok_or(ConfigError::MissingVerifyKey)?;
+        let (verify_key, verify_alg) = parse_verify_key(&verify)?;
+        Ok(GripConfig {
+            publish_url,
+            publish_auth: key.map(|k| {
+                if is_fastly {
+                    PublishAuth::FastlyKey(k)
+                } else {
+                    PublishAuth::Bearer(k)
+                }
+            }),
+            verify_key,
+            verify_alg,
+            verify_iss: verify_iss.map(str::to_owned).or(url_iss),
+        })
+    }
+}
+
+/// A PEM public key means Fanout's ES256 signature; anything else is Pushpin's HS256 secret.
+/// `base64:` wraps either, because a PEM is awkward in an environment variable.
+fn parse_verify_key(value: &str) -> Result<(DecodingKey, Algorithm), ConfigError> {
+    let bytes = match value.strip_prefix("base64:") {
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|e| ConfigError::VerifyKey(format!("bad base64: {e}")))?,
+        None => value.as_bytes().to_vec(),
+    };
+    if bytes.starts_with(b"-----BEGIN PUBLIC KEY-----") {
+        let key = DecodingKey::from_ec_pem(&bytes)
+            .map_err(|e| ConfigError::VerifyKey(format!("not an EC public key: {e}")))?;
+        Ok((key, Algorithm::ES256))
+    } else if bytes.is_empty() {
+        Err(ConfigError::VerifyKey("empty".into()))
+    } else {
+        Ok((DecodingKey::from_secret(&bytes), Algorithm::HS256))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fanout's public key as Fastly documents it for GRIP_VERIFY_KEY.
+    const FASTLY_KEY: &str = "base64:LS0tLS1CRUdJTiBQVUJMSUMgS0VZLS0tLS0KTUZrd0V3WUhLb1pJemowQ0FRWUlLb1pJemowREFRY0RRZ0FFQ0tvNUExZWJ5RmNubVZWOFNFNU9uKzhHODFKeQpCalN2Y3J4NFZMZXRXQ2p1REFtcHBUbzN4TS96ejc2M0NPVENnSGZwLzZsUGRDeVlqanFjK0dNN3N3PT0KLS0tLS1FTkQgUFVCTElDIEtFWS0tLS0t";
+
+    #[test]
+    fn local_pushpin_url() {
+        let g = GripConfig::parse("http://127.0.0.1:5561/", Some("changeme"), None).unwrap();
+        assert_eq!(g.publish_url.as_str(), "http://127.0.0.1:5561/publish/");
+        assert_eq!(g.publish_auth, None);
+        assert_eq!(g.verify_alg, Algorithm::HS256);
+        assert_eq!(g.verify_iss, None);
+    }
+
+    #[test]
+    fn fastly_url_with_documented_key() {
+        let g = GripConfig::parse(
+            "https://api.fastly.com/service/SVC/?verify-iss=fastly:SVC&key=TOKEN",
+            Some(FASTLY_KEY),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            g.publish_url.as_str(),
+            "https://api.fastly.com/service/SVC/publish/"
+        );
+        assert_eq!(g.publish_auth, Some(PublishAuth::FastlyKey("TOKEN".into())));
+        assert_eq!(g.verify_iss.as_deref(), Some("fastly:SVC"));
+        assert_eq!(g.verify_alg, Algorithm::ES256);
+    }
+
+    #[test]
+    fn url_without_trailing_slash_and_verify_key_param() {
+        let g = GripConfig::parse("http://pushpin:5561?verify-key=secret&key=k", None, None)
+            .unwrap();
+        assert_eq!(g.publish_url.as_str(), "http://pushpin:5561/publish/");
+        assert_eq!(g.publish_auth, Some(PublishAuth::Bearer("k".into())));
+    }
+
+    #[test]
+    fn errors_name_what_to_set() {
+        let missing = GripConfig::parse("http://127.0.0.1:5561/", None, None).err();
+        assert!(missing.unwrap().to_string().contains("GRIP_VERIFY_KEY"));
+        let bad = GripConfig::parse("not a url", Some("k"), None).err();
+        assert!(bad.unwrap().to_string().contains("GRIP_URL"));
+        let bad_pem = GripConfig::parse(
+            "http://x/",
+            Some("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----"),
+            None,
+        )
+        .err();
+        assert!(bad_pem.unwrap().to_string().contains("GRIP_VERIFY_KEY"));
+    }
+
+    #[test]
+    fn short_session_secret_is_refused() {
+        let args = Args::parse_from(["origin", "--session-secret", "short", "--grip-verify-key", "k"]);
+        let err = Config::from_args(args).err().unwrap();
+        assert!(err.to_string().contains("SESSION_SECRET"));
+    }
+}

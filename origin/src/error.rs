@@ -1,0 +1,109 @@
+//! Every way a request can fail, and the one place where each becomes an HTTP status and the
+//! contract's JSON error body.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use shared::api::{ErrorBody, Invalid};
+
+use crate::store::StoreError;
+
+/// An API failure. Variants are the caller's mistakes (4xx, with a message meant for them)
+/// except [`ApiError::Internal`], which is logged in full and answered with a generic 500.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
+    #[error("the request body is not valid JSON: {0}")]
+    BadJson(String),
+    #[error("the request body does not have the expected fields: {0}")]
+    BadShape(String),
+    #[error("send the body as JSON with Content-Type: application/json")]
+    NotJson,
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("the message is too large once encoded for subscribers ({0} bytes)")]
+    MessageTooLarge(usize),
+    #[error("bad query string: {0}")]
+    BadQuery(String),
+    #[error("bad event id {0:?}: expected a message seq (a whole number)")]
+    BadCursor(String),
+    #[error("bad WebSocket-over-HTTP body: {0}")]
+    BadWebSocketEvents(String),
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("wrong name or password")]
+    BadCredentials,
+    #[error(
+        "this endpoint is reached through Fanout/Pushpin only: the Grip-Sig header is missing or invalid"
+    )]
+    NotViaGrip,
+    #[error("the next-link capability is missing, forged or expired")]
+    BadCapability,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("no route for this path")]
+    NoRoute,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use ApiError::*;
+        match self {
+            Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            BadJson(_) => (StatusCode::BAD_REQUEST, "bad_json"),
+            BadShape(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            NotJson => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_json"),
+            TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            MessageTooLarge(_) => (StatusCode::UNPROCESSABLE_ENTITY, "too_large"),
+            BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
+            BadCursor(_) => (StatusCode::BAD_REQUEST, "bad_cursor"),
+            BadWebSocketEvents(_) => (StatusCode::BAD_REQUEST, "bad_websocket_events"),
+            Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+            NotViaGrip => (StatusCode::FORBIDDEN, "not_via_grip"),
+            BadCapability => (StatusCode::FORBIDDEN, "bad_capability"),
+            Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            NoRoute => (StatusCode::NOT_FOUND, "no_route"),
+            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// The contract's error body, e.g. for an error frame on a WebSocket.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody::new(self.status_and_code().1, self.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status_and_code().0
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        ApiError::Internal(err.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(err) = &self {
+            // The whole cause chain goes to the log; the client learns only that it failed.
+            tracing::error!(error = format!("{err:#}"), "request failed");
+        }
+        (self.status(), Json(self.body())).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

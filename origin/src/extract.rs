@@ -1,0 +1,101 @@
+//! Request extractors whose rejections are [`ApiError`]s, so a malformed body, query or path
+//! gets the same JSON error shape as everything else (axum's own answer in plain text).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use shared::api::{self, AddMember, CreateRoom, Credentials, Invalid, PostMessage};
+
+use crate::error::ApiError;
+
+/// Largest JSON body any endpoint accepts; a message body is at most 4,000 characters.
+pub const MAX_JSON_BYTES: usize = 64 * 1024;
+
+/// Request bodies that check their own fields (the rules live in `shared`, so the frontend
+/// applies the same ones before sending).
+pub trait Validate {
+    fn validate(&self) -> Result<(), Invalid>;
+}
+
+impl Validate for Credentials {
+    fn validate(&self) -> Result<(), Invalid> {
+        Credentials::validate(self)
+    }
+}
+impl Validate for CreateRoom {
+    fn validate(&self) -> Result<(), Invalid> {
+        CreateRoom::validate(self)
+    }
+}
+impl Validate for AddMember {
+    fn validate(&self) -> Result<(), Invalid> {
+        AddMember::validate(self)
+    }
+}
+impl Validate for PostMessage {
+    fn validate(&self) -> Result<(), Invalid> {
+        PostMessage::validate(self)
+    }
+}
+
+/// A JSON body that parsed and passed [`Validate`].
+pub struct ValidJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ValidJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let value = match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => value,
+            Err(JsonRejection::JsonDataError(e)) => return Err(ApiError::BadShape(e.body_text())),
+            Err(JsonRejection::JsonSyntaxError(e)) => return Err(ApiError::BadJson(e.body_text())),
+            Err(JsonRejection::MissingJsonContentType(_)) => return Err(ApiError::NotJson),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::TooLarge(MAX_JSON_BYTES));
+            }
+            Err(e) => return Err(ApiError::BadJson(e.body_text())),
+        };
+        value.validate()?;
+        Ok(ValidJson(value))
+    }
+}
+
+/// A query string that parsed into `T`.
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Query(v))
+            .map_err(|e| ApiError::BadQuery(e.body_text()))
+    }
+}
+
+/// The `{slug}` of a room path, checked against the slug rules.
+pub struct Slug(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Slug {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(slug) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::BadQuery(e.body_text()))?;
+        api::validate_slug(&slug)?;
+        Ok(Slug(slug))
+    }
+}

@@ -1,0 +1,87 @@
+//! The chat **origin**: the one component with state, which lives entirely in the database.
+//!
+//! Where it sits in the data flow:
+//!
+//! ```text
+//! composer ──POST /messages──▶ edge ─▶ origin: store (seq) ─▶ publish ─▶ Fanout/Pushpin ─▶ subscribers
+//! subscriber ──GET /events──▶ edge ─handoff─▶ Fanout ─▶ origin: replay + GRIP hold ─┘
+//! ```
+//!
+//! It answers the JSON API, answers the proxy's stream requests with GRIP instructions (which
+//! channel to join, the replay the subscriber missed), speaks WebSocket-over-HTTP, and publishes
+//! every new message. It holds no connection: Fanout does. Any number of origins can run side
+//! by side against one Postgres.
+//!
+//! # Layout
+//! - [`config`]: settings from the environment, checked at start-up.
+//! - [`app`]: shared state and the router; [`routes`]: the JSON API; [`stream`]: SSE,
+//!   WebSocket-over-HTTP and long-poll.
+//! - [`store`]: SQLite or Postgres through sqlx; [`post`]: store-then-publish, in order;
+//!   [`publish`]: the batching, retrying publisher; [`replay`]: what a subscriber missed.
+//! - [`auth`]: passwords and session tokens; [`access`]: who may see a room; [`grip`]: proof a
+//!   request came through the proxy; [`capability`]: the proxy's authority to fetch next links.
+//! - [`error`]: every failure and its HTTP answer; [`extract`]: extractors that fail with it.
+
+pub mod access;
+pub mod app;
+pub mod auth;
+pub mod capability;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod grip;
+pub mod post;
+pub mod publish;
+pub mod replay;
+pub mod routes;
+pub mod store;
+pub mod stream;
+pub mod telemetry;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::app::AppState;
+use crate::config::Config;
+use crate::publish::Publisher;
+use crate::store::Store;
+
+/// Serves the origin on `listener` until `shutdown` completes, then finishes in-flight requests,
+/// sends what is still queued for publishing, and closes the database.
+///
+/// The binary passes a bound port and Ctrl-C; tests bind port 0 and pass their own signal.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database_url).await?;
+    let (publisher, publishing) = Publisher::spawn(&config.grip);
+    let state = AppState {
+        store: store.clone(),
+        sessions: auth::Sessions::new(&config.session_secret),
+        capabilities: capability::Capabilities::new(&config.session_secret),
+        grip: grip::GripVerifier::new(&config.grip),
+        publisher,
+        room_locks: Arc::new(post::RoomLocks::new(64)),
+        poll_timeout: config.poll_timeout,
+        replay_page: config.replay_page,
+    };
+    tracing::info!(addr = %listener.local_addr()?, backend = ?store.backend(), "origin listening");
+    axum::serve(listener, app::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    // The router (and with it the last publisher handle) is gone: the task drains and ends.
+    if tokio::time::timeout(Duration::from_secs(10), publishing)
+        .await
+        .is_err()
+    {
+        tracing::warn!("publisher still busy at shutdown; replay covers what it did not send");
+    }
+    store.close().await;
+    tracing::info!("origin stopped");
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! The database: the only state the origin has, so any number of origins can serve one room.
+//!
+//! One binary, two stores: sqlx's `Any` driver runs the same SQL on SQLite (the default, a file
+//! under `data/`) and Postgres (`DATABASE_URL=postgres://…`). The queries stick to what both
+//! understand (`$1` placeholders, `RETURNING`, text ids, millisecond timestamps); only the
+//! migrations differ, one directory per database.
+
+mod messages;
+mod rooms;
+mod users;
+
+pub use messages::NewMessage;
+pub use rooms::RoomRow;
+pub use users::UserRow;
+
+use std::str::FromStr;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// What can go wrong in the store, in terms the HTTP layer can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint said no: the name or slug is taken.
+    #[error("already exists")]
+    Conflict,
+    /// `DATABASE_URL` names a database this binary does not speak.
+    #[error("DATABASE_URL must start with sqlite: or postgres:, got {0:?}")]
+    UnsupportedUrl(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// Maps a unique-constraint violation to [`StoreError::Conflict`], everything else as is.
+    fn from_insert(err: sqlx::Error) -> Self {
+        match err.as_database_error() {
+            Some(db) if db.is_unique_violation() => StoreError::Conflict,
+            _ => StoreError::Database(err),
+        }
+    }
+}
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl FromStr for Backend {
+    type Err = StoreError;
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+}
+
+/// A pool of connections to the chat database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects, creating the SQLite file (and its directory) if needed, and runs the migrations.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let backend: Backend = url.parse()?;
+        install_default_drivers();
+        if backend == Backend::Sqlite {
+            create_sqlite_dir(url);
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers (replays) run while a post writes; the busy timeout
+                        // makes concurrent posts queue for the write lock instead of failing.
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A trivial query, for the health check.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every connection; used at shutdown so SQLite checkpoints its WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// `sqlite://data/chat.db?mode=rwc` creates the file but not its directory.
+fn create_sqlite_dir(url: &str) {
+    let path = url
+        .trim_start_matches("sqlite:")
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return;
+    }
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        // An error here resurfaces, with a better message, when sqlx opens the file.
+        let _ = std::fs::create_dir_all(dir);
+    }
+}
+
+/// Milliseconds since the Unix epoch: how the schema stores time.
+fn now_millis() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}

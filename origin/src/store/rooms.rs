@@ -1,0 +1,115 @@
+//! Rooms and who may read a private one.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use super::{Store, StoreError, now_millis};
+use shared::api::Room;
+
+/// A room as stored: the public [`Room`] plus what access checks and posting need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomRow {
+    pub id: i64,
+    pub room: Room,
+    pub owner_id: Uuid,
+    /// The seq of the newest message when the row was read (0: no message yet).
+    pub last_seq: u64,
+}
+
+fn room_from_row(row: &AnyRow) -> Result<RoomRow, sqlx::Error> {
+    let owner: String = row.try_get("owner_id")?;
+    let last_seq: i64 = row.try_get("last_seq")?;
+    Ok(RoomRow {
+        id: row.try_get("id")?,
+        room: Room {
+            slug: row.try_get("slug")?,
+            title: row.try_get("title")?,
+            private: row.try_get("private")?,
+        },
+        owner_id: Uuid::parse_str(&owner).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        last_seq: last_seq as u64,
+    })
+}
+
+const ROOM_COLUMNS: &str = "id, slug, title, private, owner_id, last_seq";
+
+impl Store {
+    /// Creates a room owned by `owner`, who is also its first member; one transaction, so a
+    /// failure leaves neither row behind. [`StoreError::Conflict`] when the slug is taken.
+    pub async fn create_room(&self, room: &Room, owner: Uuid) -> Result<RoomRow, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "INSERT INTO rooms (slug, title, private, owner_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING {ROOM_COLUMNS}"
+        ))
+        .bind(&room.slug)
+        .bind(&room.title)
+        .bind(room.private)
+        .bind(owner.to_string())
+        .bind(now_millis())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::from_insert)?;
+        let created = room_from_row(&row)?;
+        sqlx::query("INSERT INTO room_members (room_id, user_id) VALUES ($1, $2)")
+            .bind(created.id)
+            .bind(owner.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    pub async fn room_by_slug(&self, slug: &str) -> Result<Option<RoomRow>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {ROOM_COLUMNS} FROM rooms WHERE slug = $1"
+        ))
+        .bind(slug)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(room_from_row).transpose()?)
+    }
+
+    /// Public rooms and the private rooms `user` belongs to, by slug.
+    pub async fn rooms_visible_to(&self, user: Uuid) -> Result<Vec<Room>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ROOM_COLUMNS} FROM rooms WHERE private = $1 \
+               OR id IN (SELECT room_id FROM room_members WHERE user_id = $2) \
+             ORDER BY slug"
+        ))
+        .bind(false)
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok(room_from_row(row)?.room))
+            .collect()
+    }
+
+    /// Whether `user` may read and post in the room: anyone for a public room, members otherwise.
+    pub async fn may_access(&self, room: &RoomRow, user: Uuid) -> Result<bool, StoreError> {
+        if !room.room.private {
+            return Ok(true);
+        }
+        let row = sqlx::query("SELECT 1 FROM room_members WHERE room_id = $1 AND user_id = $2")
+            .bind(room.id)
+            .bind(user.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Adds a member; adding someone twice is not an error.
+    pub async fn add_member(&self, room: &RoomRow, user: Uuid) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO room_members (room_id, user_id) VALUES ($1, $2) \
+             ON CONFLICT (room_id, user_id) DO NOTHING",
+        )
+        .bind(room.id)
+        .bind(user.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

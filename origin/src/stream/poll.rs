@@ -1,0 +1,53 @@
+//! `GET /api/rooms/{slug}/poll?after=SEQ`: long-polling, for clients that can hold neither a
+//! stream nor a WebSocket. Messages after `after` are answered at once; otherwise the proxy holds
+//! the request (`Grip-Hold: response`) until a message is published to the room (its
+//! `http-response` format is the answer) or the timeout passes (the body below: no messages).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use shared::api::{HISTORY_PAGE_MAX, MessagesResponse};
+use shared::grip;
+use shared::message::room_channel;
+
+use super::events::header;
+use super::{StreamQuery, authorize, cursor, next_link};
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Query, Slug};
+use crate::grip::ViaGrip;
+use crate::replay::replay;
+
+pub async fn poll(
+    _via: ViaGrip,
+    State(state): State<AppState>,
+    Slug(slug): Slug,
+    Query(query): Query<StreamQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let room = authorize(&state, &slug, &headers, &query).await?;
+    let cursor = cursor(&headers, &query, &slug)?;
+    let replay = replay(&state, &room, cursor, HISTORY_PAGE_MAX).await?;
+    if replay.reset {
+        return Err(ApiError::Conflict(
+            "`after` is ahead of this room: reload the history and poll from its last seq",
+        ));
+    }
+    if !replay.messages.is_empty() {
+        return Ok(Json(MessagesResponse {
+            messages: replay.messages,
+        })
+        .into_response());
+    }
+    let mut response = Json(MessagesResponse { messages: vec![] }).into_response();
+    let out = response.headers_mut();
+    let position = replay.position.to_string();
+    out.insert(grip::HOLD, header(grip::Hold::Response.as_str().into()));
+    out.insert(grip::CHANNEL, header(grip::channel(&room_channel(&slug), Some(&position))));
+    out.insert(grip::TIMEOUT, header(state.poll_timeout.as_secs().to_string()));
+    // A message stored between the query above and the hold shows up as a prev-id mismatch;
+    // the proxy then fetches this link and answers the client with it.
+    out.insert(grip::LINK, header(next_link(&state, "poll", &slug, replay.position)));
+    Ok(response)
+}

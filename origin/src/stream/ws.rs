@@ -1,0 +1,176 @@
+//! `/api/rooms/{slug}/ws`: WebSocket-over-HTTP. The proxy keeps the client's WebSocket and turns
+//! its life into HTTP requests: each carries events (OPEN, TEXT, PING, CLOSE, …) and the answer
+//! carries the events to send back. The origin keeps no connection state between requests.
+//!
+//! - OPEN: accept, subscribe the connection to the room's channel (a `c:` control message),
+//!   replay from `?last_event_id=`, then `synced` with the room's last seq.
+//! - TEXT: a [`ClientCommand`]: `send` stores and publishes a message and answers `ack` (the
+//!   message itself arrives through the channel, like everyone's); `resume` replays after a seq.
+//!   Anything unreadable gets an `error` event and the connection stays open.
+//! - PING → PONG, CLOSE → CLOSE, DISCONNECT → nothing.
+//!
+//! The proxy has no gap recovery for WebSockets, so the client does it: seq is gapless, a client
+//! that sees a jump (or a `synced` ahead of it) sends `resume`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use shared::api::PostMessage;
+use shared::event::{ClientCommand, ServerEvent};
+use shared::message::room_channel;
+use shared::wsoh::{self, CloseFrame, WsEvent};
+
+use super::StreamQuery;
+use crate::access;
+use crate::app::AppState;
+use crate::auth::user_from_headers;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Query, Slug};
+use crate::grip::ViaGrip;
+use crate::post::post_message;
+use crate::replay::{parse_cursor, replay};
+
+/// Close code for a connection whose session is no longer valid (4000–4999 are the app's).
+const CLOSE_UNAUTHENTICATED: u16 = 4401;
+
+pub async fn ws(
+    _via: ViaGrip,
+    State(state): State<AppState>,
+    Slug(slug): Slug,
+    Query(query): Query<StreamQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let events =
+        wsoh::decode(&body).map_err(|e| ApiError::BadWebSocketEvents(e.to_string()))?;
+    // The proxy repeats the handshake's headers (cookie included) on every request.
+    let user = user_from_headers(&state, &headers);
+    let mut out = Vec::new();
+    for event in events {
+        match event {
+            WsEvent::Open => {
+                // An error here answers the handshake with its status: 401, 403 or 404.
+                let user = user.as_ref().map_err(|_| ApiError::Unauthenticated)?;
+                access::readable_room(&state, &slug, user).await?;
+                let cursor = query
+                    .last_event_id
+                    .as_deref()
+                    .filter(|v| !v.trim().is_empty())
+                    .map(parse_cursor)
+                    .transpose()?;
+                out.push(WsEvent::Open);
+                out.push(wsoh::subscribe(&room_channel(&slug)));
+                replay_into(&state, &slug, cursor, &mut out).await?;
+            }
+            WsEvent::Text(text) => match &user {
+                Ok(user) => command(&state, &slug, user, &text, &mut out).await?,
+                Err(_) => {
+                    out.push(error_event(&ApiError::Unauthenticated));
+                    out.push(WsEvent::Close(Some(CloseFrame {
+                        code: CLOSE_UNAUTHENTICATED,
+                        reason: "session expired".into(),
+                    })));
+                }
+            },
+            WsEvent::Binary(_) => out.push(error_event(&ApiError::BadWebSocketEvents(
+                "binary messages are not supported; send JSON text".into(),
+            ))),
+            WsEvent::Ping(data) => out.push(WsEvent::Pong(data)),
+            WsEvent::Close(frame) => out.push(WsEvent::Close(frame)),
+            WsEvent::Pong(_) | WsEvent::Disconnect => {}
+        }
+    }
+    Ok((
+        [
+            (CONTENT_TYPE, wsoh::CONTENT_TYPE),
+            // Tells the proxy this backend speaks GRIP and sends unprefixed messages.
+            (
+                axum::http::header::SEC_WEBSOCKET_EXTENSIONS,
+                wsoh::GRIP_EXTENSION,
+            ),
+        ],
+        wsoh::encode(&out),
+    )
+        .into_response())
+}
+
+/// Runs one client command; the caller's mistakes become `error` events, not failed requests.
+async fn command(
+    state: &AppState,
+    slug: &str,
+    user: &shared::api::User,
+    text: &str,
+    out: &mut Vec<WsEvent>,
+) -> ApiResult<()> {
+    let result = async {
+        let command: ClientCommand =
+            serde_json::from_str(text).map_err(|e| ApiError::BadJson(e.to_string()))?;
+        match command {
+            ClientCommand::Send { body, client_id } => {
+                let post = PostMessage { body, client_id };
+                post.validate()?;
+                let room = access::readable_room(state, slug, user).await?;
+                let (message, _) = post_message(state, &room, user, &post).await?;
+                out.push(text_event(&ServerEvent::Ack {
+                    client_id: message.client_id,
+                    seq: message.seq,
+                }));
+            }
+            ClientCommand::Resume { after } => {
+                access::readable_room(state, slug, user).await?;
+                replay_into(state, slug, Some(after), out).await?;
+            }
+        }
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    match result {
+        Err(ApiError::Internal(e)) => Err(ApiError::Internal(e)),
+        Err(mistake) => {
+            out.push(error_event(&mistake));
+            Ok(())
+        }
+        Ok(()) => Ok(()),
+    }
+}
+
+/// Replays from `cursor`, then says where the room is (`synced`): a client still behind
+/// (a replay longer than one page) resumes again.
+async fn replay_into(
+    state: &AppState,
+    slug: &str,
+    cursor: Option<u64>,
+    out: &mut Vec<WsEvent>,
+) -> ApiResult<()> {
+    let room = access::room(state, slug).await?;
+    let replay = replay(state, &room, cursor, state.replay_page).await?;
+    if replay.reset {
+        out.push(text_event(&ServerEvent::Reset {
+            last_seq: replay.position,
+        }));
+    }
+    for message in replay.messages {
+        out.push(text_event(&ServerEvent::Message { message }));
+    }
+    let last_seq = if replay.complete {
+        replay.position
+    } else {
+        room.last_seq.max(replay.position)
+    };
+    out.push(text_event(&ServerEvent::Synced { last_seq }));
+    Ok(())
+}
+
+fn text_event(event: &ServerEvent) -> WsEvent {
+    WsEvent::Text(event.to_json())
+}
+
+fn error_event(err: &ApiError) -> WsEvent {
+    let body = err.body();
+    text_event(&ServerEvent::Error {
+        code: body.error.code,
+        message: body.error.message,
+    })
+}

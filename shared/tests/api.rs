@@ -1,0 +1,167 @@
+//! Validation edge cases and the JSON shapes of REST bodies.
+
+use serde_json::json;
+use shared::api::*;
+
+#[test]
+fn slug() {
+    assert!(validate_slug("a").is_ok());
+    assert!(validate_slug("0-general").is_ok());
+    assert!(validate_slug(&"a".repeat(64)).is_ok());
+    assert!(validate_slug(&"a".repeat(65)).is_err());
+    for bad in ["", "-a", "A", "aB", "a_b", "a b", "caf\u{e9}", "a\n"] {
+        assert!(validate_slug(bad).is_err(), "{bad:?}");
+    }
+    let error = validate_slug("-a").unwrap_err();
+    assert_eq!(error.field, "slug");
+    assert_eq!(
+        error.to_string(),
+        "slug: must match ^[a-z0-9][a-z0-9-]{0,63}$"
+    );
+}
+
+#[test]
+fn user_name() {
+    assert!(validate_user_name("a").is_ok());
+    assert!(validate_user_name("Ada_Lovelace.1-x").is_ok());
+    assert!(validate_user_name(&"a".repeat(32)).is_ok());
+    assert!(validate_user_name(&"a".repeat(33)).is_err());
+    for bad in ["", "_a", ".a", "-a", "a b", "\u{e9}a", "a\u{e9}", "a@b"] {
+        assert!(validate_user_name(bad).is_err(), "{bad:?}");
+    }
+    assert_eq!(validate_user_name("").unwrap_err().field, "name");
+}
+
+#[test]
+fn password() {
+    assert!(validate_password("12345678").is_ok());
+    assert!(validate_password("1234567").is_err());
+    assert!(validate_password(&"x".repeat(128)).is_ok());
+    assert!(validate_password(&"x".repeat(129)).is_err());
+    // Characters, not bytes: eight two-byte characters are enough.
+    assert!(validate_password(&"\u{e9}".repeat(8)).is_ok());
+    assert!(validate_password(&"\u{e9}".repeat(4)).is_err());
+}
+
+#[test]
+fn title() {
+    assert!(validate_title("General").is_ok());
+    assert!(validate_title(&"t".repeat(100)).is_ok());
+    assert!(validate_title(&format!("  {}  ", "t".repeat(100))).is_ok());
+    assert!(validate_title(&"t".repeat(101)).is_err());
+    assert!(validate_title(&"\u{e9}".repeat(100)).is_ok());
+    for bad in ["", "   ", "a\nb", "a\tb", "\u{7f}", "a\u{0}"] {
+        assert!(validate_title(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn body() {
+    assert!(validate_body("hi").is_ok());
+    assert!(validate_body("line 1\nline 2").is_ok());
+    assert!(validate_body(&"b".repeat(MAX_BODY_CHARS)).is_ok());
+    assert!(validate_body(&"b".repeat(MAX_BODY_CHARS + 1)).is_err());
+    // 4000 three-byte characters are 12000 bytes and still fine.
+    let wide = "\u{20ac}".repeat(4000);
+    assert_eq!(wide.len(), 12_000);
+    assert!(validate_body(&wide).is_ok());
+    assert!(validate_body(&"\u{20ac}".repeat(4001)).is_err());
+    for bad in ["", " ", "\n\t "] {
+        assert_eq!(validate_body(bad).unwrap_err().field, "body", "{bad:?}");
+    }
+}
+
+#[test]
+fn client_id() {
+    assert!(validate_client_id("a").is_ok());
+    assert!(validate_client_id("AZaz09_-").is_ok());
+    assert!(validate_client_id(&"c".repeat(64)).is_ok());
+    assert!(validate_client_id(&"c".repeat(65)).is_err());
+    for bad in ["", "a b", "a.b", "\u{e9}"] {
+        assert_eq!(
+            validate_client_id(bad).unwrap_err().field,
+            "client_id",
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn request_validate_methods() {
+    let creds = Credentials {
+        name: "ada".into(),
+        password: "short".into(),
+    };
+    assert_eq!(creds.validate().unwrap_err().field, "password");
+    // Debug must never show the password.
+    assert!(!format!("{creds:?}").contains("short"));
+
+    let room = CreateRoom {
+        slug: "ok".into(),
+        title: " ".into(),
+        private: false,
+    };
+    assert_eq!(room.validate().unwrap_err().field, "title");
+
+    let post = PostMessage {
+        body: "hi".into(),
+        client_id: "c 1".into(),
+    };
+    assert_eq!(post.validate().unwrap_err().field, "client_id");
+
+    assert!(AddMember { name: "bob".into() }.validate().is_ok());
+}
+
+#[test]
+fn request_bodies_reject_unknown_fields() {
+    let room: CreateRoom = serde_json::from_value(json!({"slug": "a", "title": "A"})).unwrap();
+    assert!(!room.private, "private defaults to false");
+    assert!(serde_json::from_value::<CreateRoom>(json!({"slug": "a", "titel": "A"})).is_err());
+    assert!(
+        serde_json::from_value::<Credentials>(json!({"name": "a", "password": "b", "admin": true}))
+            .is_err()
+    );
+    assert!(
+        serde_json::from_value::<PostMessage>(json!({"body": "a", "client_id": "b", "x": 1}))
+            .is_err()
+    );
+    assert!(serde_json::from_value::<AddMember>(json!({"name": "a", "role": "x"})).is_err());
+}
+
+#[test]
+fn error_body_shape() {
+    assert_eq!(
+        serde_json::to_value(ErrorBody::new("not_found", "no such room")).unwrap(),
+        json!({"error": {"code": "not_found", "message": "no such room"}})
+    );
+    let from_invalid = ErrorBody::from(validate_slug("").unwrap_err());
+    assert_eq!(from_invalid.error.code, "invalid");
+    assert!(from_invalid.error.message.starts_with("slug: "));
+}
+
+#[test]
+fn response_shapes() {
+    let user = User {
+        id: uuid::Uuid::nil(),
+        name: "ada".into(),
+    };
+    assert_eq!(
+        serde_json::to_value(LoginResponse {
+            user: user.clone(),
+            token: "t".into()
+        })
+        .unwrap(),
+        json!({"user": {"id": "00000000-0000-0000-0000-000000000000", "name": "ada"}, "token": "t"})
+    );
+    assert_eq!(
+        serde_json::to_value(RoomsResponse {
+            rooms: vec![Room {
+                slug: "lobby".into(),
+                title: "Lobby".into(),
+                private: false
+            }]
+        })
+        .unwrap(),
+        json!({"rooms": [{"slug": "lobby", "title": "Lobby", "private": false}]})
+    );
+}

@@ -1,0 +1,65 @@
+//! Small helpers for running commands: the workspace root, the right `cargo`, and named steps.
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::Context as _;
+
+/// The workspace root: xtask lives in `<root>/xtask`.
+pub fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .expect("xtask sits inside the workspace")
+        .to_path_buf()
+}
+
+/// A `cargo` command run from the workspace root, using the same cargo that runs us (cargo sets
+/// `CARGO` for the programs it runs), so toolchain overrides carry over.
+pub fn cargo<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(args).current_dir(workspace_root());
+    cmd
+}
+
+/// Runs one named step with inherited output; fails naming the step and the command.
+pub async fn step(name: &str, cmd: Command) -> anyhow::Result<()> {
+    let shown = show(&cmd);
+    println!("\n==> [{name}] {shown}");
+    let status = tokio::process::Command::from(cmd)
+        .status()
+        .await
+        .with_context(|| format!("step `{name}`: could not run `{shown}`"))?;
+    if !status.success() {
+        anyhow::bail!("step `{name}` failed: `{shown}` exited with {status}");
+    }
+    Ok(())
+}
+
+/// Runs `cmd` and returns its stdout if it succeeded, `None` if it failed or could not start.
+/// For probing what is installed.
+pub fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The command line as a human would type it (program name without its directory).
+pub fn show(cmd: &Command) -> String {
+    let program = std::path::Path::new(cmd.get_program())
+        .file_name()
+        .unwrap_or(cmd.get_program())
+        .to_string_lossy()
+        .into_owned();
+    std::iter::once(program)
+        .chain(cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

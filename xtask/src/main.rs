@@ -1,0 +1,48 @@
+//! `cargo xtask`: the project's commands, written in Rust so that a fresh clone needs nothing but
+//! a Rust toolchain (`.cargo/config.toml` maps `cargo xtask` to `cargo run -p xtask --`).
+//!
+//! - `cargo xtask dev` installs what is missing, builds, and runs the whole local stack.
+//! - `cargo xtask test` installs what is missing and runs every check and test, as CI does.
+//!
+//! Starting Pushpin and PostgreSQL is shared with the tests: both use the `e2e` harness crate, so
+//! the stack a developer clicks through is the stack the tests ran against.
+
+mod cmd;
+mod dev;
+mod test;
+mod tools;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "The chat app's development commands")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Install what is missing, build, and run Pushpin + the origin until Ctrl-C.
+    Dev(dev::DevArgs),
+    /// Install what is missing, then run formatting, lints, wasm checks and all tests.
+    Test,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dev(args) => dev::run(args).await,
+        Command::Test => test::run().await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("\nxtask failed: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
