@@ -21,7 +21,10 @@ use sqlx::any::AnyPoolOptions;
 async fn main() -> anyhow::Result<()> {
     let posts = env_usize("BENCH_POSTS", 2000);
     let big_room = env_usize("BENCH_BIG_ROOM", 1_000_000);
-    println!("# chat stack benchmarks ({} cores)", std::thread::available_parallelism()?);
+    println!(
+        "# chat stack benchmarks ({} cores)",
+        std::thread::available_parallelism()?
+    );
 
     println!("\n## posts stored and delivered ({posts} posts, 16 concurrent posters)");
     let baseline = bare_sqlite_inserts(posts).await?;
@@ -50,7 +53,10 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -61,9 +67,14 @@ fn ms(d: Duration) -> f64 {
 async fn bare_sqlite_inserts(rows: usize) -> anyhow::Result<f64> {
     sqlx::any::install_default_drivers();
     let database = TestDatabase::create(Db::Sqlite).await?;
-    let pool = AnyPoolOptions::new().max_connections(1).connect(&database.url).await?;
-    pool.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL").await?;
-    pool.execute("CREATE TABLE t (seq BIGINT PRIMARY KEY, body TEXT NOT NULL)").await?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&database.url)
+        .await?;
+    pool.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
+        .await?;
+    pool.execute("CREATE TABLE t (seq BIGINT PRIMARY KEY, body TEXT NOT NULL)")
+        .await?;
     let start = Instant::now();
     for seq in 0..rows {
         sqlx::query("INSERT INTO t (seq, body) VALUES ($1, $2)")
@@ -106,7 +117,11 @@ async fn posts_per_second(db: Db, posts: usize) -> anyhow::Result<f64> {
     let mut last = 0;
     while last < posts as u64 {
         let message = sse.next_message().await?;
-        ensure!(message.seq == last + 1, "delivered out of order: {} after {last}", message.seq);
+        ensure!(
+            message.seq == last + 1,
+            "delivered out of order: {} after {last}",
+            message.seq
+        );
         last = message.seq;
     }
     Ok(posts as f64 / start.elapsed().as_secs_f64())
@@ -134,7 +149,10 @@ async fn replay_median(db: Db, size: usize) -> anyhow::Result<Duration> {
 
 /// Inserts `size` messages into room `slug` with one statement and sets its `last_seq`.
 async fn seed(url: &str, slug: &str, size: usize) -> anyhow::Result<()> {
-    let pool = AnyPoolOptions::new().max_connections(1).connect(url).await?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await?;
     // Message ids are UUIDs; seeded ones are 00000000-0000-4000-8000-<seq, 12 digits>.
     let (series, uuid_tail) = if url.starts_with("sqlite:") {
         (

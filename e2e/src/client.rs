@@ -82,7 +82,10 @@ impl Client {
             .json(&credentials)
             .send()
             .await?;
-        let login: LoginResponse = expect_status(response, StatusCode::OK).await?.json().await?;
+        let login: LoginResponse = expect_status(response, StatusCode::OK)
+            .await?
+            .json()
+            .await?;
         client.token = Some(login.token);
         client.user = Some(login.user);
         Ok(client)
@@ -146,7 +149,9 @@ impl Client {
             let mut body = response.bytes_stream();
             while let Some(chunk) = body.next().await {
                 let Ok(chunk) = chunk else { break };
-                let Ok(decoded) = decoder.push(&chunk) else { break };
+                let Ok(decoded) = decoder.push(&chunk) else {
+                    break;
+                };
                 for event in decoded {
                     if tx.send(event).is_err() {
                         return;
@@ -164,7 +169,10 @@ impl Client {
         slug: &str,
         last_event_id: Option<u64>,
     ) -> anyhow::Result<(WsClient, Vec<Message>)> {
-        let mut url = format!("{}/api/rooms/{slug}/ws", self.base.replacen("http", "ws", 1));
+        let mut url = format!(
+            "{}/api/rooms/{slug}/ws",
+            self.base.replacen("http", "ws", 1)
+        );
         if let Some(id) = last_event_id {
             url.push_str(&format!("?last_event_id={id}"));
         }

@@ -297,6 +297,21 @@ mod tests {
         assert!(sqlx::PgConnection::connect(&admin).await.is_err());
     }
 
+    #[tokio::test]
+    async fn test_postgres_url_gives_a_fresh_database() {
+        // Uses the shared cluster under `cargo xtask test`, a private one under plain `cargo test`.
+        let (url, _cluster) = test_postgres_url().await.unwrap();
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        let tables: i64 = sqlx::query_scalar(
+            "select count(*) from information_schema.tables where table_schema = 'public'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(tables, 0, "a new database is empty");
+        conn.close().await.unwrap();
+    }
+
     #[test]
     fn finds_initdb() {
         let initdb = find_binary("initdb").unwrap();

@@ -6,7 +6,7 @@
 //! an `ipc://` file in the instance's own run directory, and only the two HTTP ports are TCP.
 
 use std::fmt::Write as _;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::sync::OnceLock;
@@ -168,10 +168,12 @@ impl Pushpin {
         let publish = format!("{}publish/", self.publish_url());
         let client_addr = SocketAddr::from(([127, 0, 0, 1], self.opts.http_port));
         let child = self.child.as_ref().expect("just spawned");
-        let (http, publish) = (&http, &publish);
-        crate::wait_until("Pushpin to answer", READY_TIMEOUT, move || async move {
+        let rundir = self.dir.path().join("run");
+        let (http, publish, rundir_ref) = (&http, &publish, &rundir);
+        // Three things must hold, checked in order of how soon they come true:
+        crate::wait_until("Pushpin to be ready", READY_TIMEOUT, move || async move {
             child.ensure_running()?;
-            // The handler answers publishes once it is bound; an empty batch changes nothing.
+            // 1. The handler answers publishes (an empty batch changes nothing).
             let published = http
                 .post(publish.as_str())
                 .header("Content-Type", "application/json")
@@ -179,19 +181,78 @@ impl Pushpin {
                 .send()
                 .await
                 .is_ok_and(|r| r.status() == reqwest::StatusCode::OK);
-            let accepting = published
-                && TcpStream::connect_timeout(&client_addr, Duration::from_secs(1)).is_ok();
-            Ok(accepting)
+            // 2. The connection manager accepts clients.
+            let accepting = published && tokio::net::TcpStream::connect(client_addr).await.is_ok();
+            // 3. Pushpin's services have found each other (see `unconnected_sockets`).
+            Ok(accepting && unconnected_sockets(rundir_ref).is_empty())
         })
         .await
         .map_err(|err| {
             anyhow::anyhow!(
-                "{err:#}\nPushpin config: {}\nlast log lines:\n{}",
+                "{err:#}\ninternal sockets without their peers yet: {:?}\nPushpin config: {}\n\
+                 last log lines:\n{}",
+                unconnected_sockets(&rundir),
                 self.dir.path().join("pushpin.conf").display(),
                 self.log_tail()
             )
         })
     }
+}
+
+/// Internal ZeroMQ sockets in `rundir` that are bound but still lack the peer(s) they will have.
+///
+/// Pushpin's services (connection manager, zurl, proxy, handler) start in parallel and find each
+/// other through `ipc://` sockets in the rundir. A service that connects before its peer has bound
+/// is retried by ZeroMQ 100 ms later, so for a moment after both HTTP ports answer, the proxy may
+/// not yet reach the handler: the first GRIP-held request then fails with 500. Seen in practice:
+/// readiness must include "every internal socket is connected".
+///
+/// The kernel shows this in `/proc/net/unix`: a listening socket (flag `00010000`) and one
+/// `CONNECTED` (state `03`) entry with the same path per accepted peer. Every bound socket needs one
+/// peer, except those only outside publishers use; the connection manager's response and stream
+/// sockets need two (proxy and handler). Verified on 1.36; on other versions an unexpected name
+/// shows up in the timeout error.
+fn unconnected_sockets(rundir: &Path) -> Vec<String> {
+    /// Bound for publishers and monitoring tools, which may never come.
+    const FOR_OUTSIDERS: &[&str] = &["push-in", "push-in-sub", "command", "stats"];
+    /// Sockets that both the proxy and the handler connect to.
+    const TWO_PEERS: &[&str] = &[
+        "condure-in",
+        "condure-out-stream",
+        "connmgr-in",
+        "connmgr-out-stream",
+    ];
+
+    let Ok(table) = std::fs::read_to_string("/proc/net/unix") else {
+        return Vec::new(); // Not Linux: skip this check rather than never becoming ready.
+    };
+    let prefix = format!("{}/pushpin-", rundir.display());
+    let mut listening = Vec::new();
+    let mut connected: std::collections::HashMap<&str, usize> = Default::default();
+    // Columns: Num RefCount Protocol Flags Type St Inode Path
+    for line in table.lines().skip(1) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let (Some(flags), Some(state), Some(path)) = (cols.get(3), cols.get(5), cols.get(7)) else {
+            continue;
+        };
+        let Some(name) = path.strip_prefix(prefix.as_str()) else {
+            continue;
+        };
+        if *flags == "00010000" {
+            listening.push(name);
+        } else if *state == "03" {
+            *connected.entry(name).or_default() += 1;
+        }
+    }
+    listening
+        .into_iter()
+        .filter(|name| !FOR_OUTSIDERS.contains(name))
+        .filter(|name| {
+            let needed = if TWO_PEERS.contains(name) { 2 } else { 1 };
+            connected.get(name).copied().unwrap_or(0) < needed
+        })
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The installed Pushpin's version as `(major, minor, patch)`, from `pushpin --version`.

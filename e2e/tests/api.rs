@@ -256,13 +256,12 @@ async fn posting_is_validated_and_idempotent(db: Db) -> anyhow::Result<()> {
     let alice = Client::signed_up(stack.pushpin.client_url(), "alice").await?;
     alice.create_room("lobby", false).await?;
     let post = |body: String, client_id: &str| {
-        alice.post_raw(
-            "lobby",
-            &PostMessage {
-                body,
-                client_id: client_id.to_owned(),
-            },
-        )
+        let post = PostMessage {
+            body,
+            client_id: client_id.to_owned(),
+        };
+        let alice = alice.clone();
+        async move { alice.post_raw("lobby", &post).await }
     };
 
     let first = post("hi".into(), "k1").await?;

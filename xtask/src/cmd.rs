@@ -37,7 +37,7 @@ pub async fn step(name: &str, cmd: Command) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("step `{name}`: could not run `{shown}`"))?;
     if !status.success() {
-        anyhow::bail!("step `{name}` failed: `{shown}` exited with {status}");
+        anyhow::bail!("step `{name}` failed: `{shown}` ended with {status}");
     }
     Ok(())
 }

@@ -98,9 +98,13 @@ fn postgresql() -> Result<String, String> {
     // The harness needs the server programs; `psql` is optional (it talks over sqlx).
     let initdb = e2e::postgres::find_binary("initdb").map_err(|_| "not installed".to_owned())?;
     e2e::postgres::find_binary("postgres").map_err(|_| "server binary missing".to_owned())?;
-    // "initdb (PostgreSQL) 15.18" -> "15.18"
+    // "initdb (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" -> "15.18"
     let version = cmd::output(Command::new(&initdb).arg("--version"))
-        .and_then(|out| out.split_whitespace().last().map(str::to_owned))
+        .and_then(|out| {
+            out.split_whitespace()
+                .find(|word| word.starts_with(|c: char| c.is_ascii_digit()))
+                .map(str::to_owned)
+        })
         .ok_or_else(|| format!("`{} --version` failed", initdb.display()))?;
     Ok(format!("postgresql {version}"))
 }
@@ -152,6 +156,6 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
     let status = cmd
         .status()
         .with_context(|| format!("could not run `{shown}`"))?;
-    anyhow::ensure!(status.success(), "`{shown}` exited with {status}");
+    anyhow::ensure!(status.success(), "`{shown}` ended with {status}");
     Ok(())
 }

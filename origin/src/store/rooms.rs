@@ -25,14 +25,17 @@ fn room_from_row(row: &AnyRow) -> Result<RoomRow, sqlx::Error> {
         room: Room {
             slug: row.try_get("slug")?,
             title: row.try_get("title")?,
-            private: row.try_get("private")?,
+            private: row.try_get::<i64, _>("private")? != 0,
         },
         owner_id: Uuid::parse_str(&owner).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         last_seq: last_seq as u64,
     })
 }
 
-const ROOM_COLUMNS: &str = "id, slug, title, private, owner_id, last_seq";
+// `private` is a BOOLEAN in both schemas, but sqlx's `Any` driver cannot decode SQLite's
+// booleans: read it as an integer everywhere.
+const ROOM_COLUMNS: &str =
+    "id, slug, title, CAST(private AS INTEGER) AS private, owner_id, last_seq";
 
 impl Store {
     /// Creates a room owned by `owner`, who is also its first member; one transaction, so a
