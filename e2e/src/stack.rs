@@ -175,6 +175,31 @@ impl Stack {
         Ok(Store::connect(&self.database_url).await?)
     }
 
+    /// The value of one series of the origin's `/metrics`, e.g.
+    /// `chat_stream_holds_total{transport="Poll"}` (0 when it has not been counted yet).
+    pub async fn origin_counter(&self, series: &str) -> anyhow::Result<u64> {
+        let text = reqwest::get(format!("http://{}/metrics", self.origin_addr))
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        Ok(text
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Waits until the origin has answered `count` subscriptions of `transport` ("Sse", "Ws",
+    /// "Poll") with a hold: from then on a publish can only reach it, or be recovered for it.
+    pub async fn wait_for_holds(&self, transport: &str, count: u64) -> anyhow::Result<()> {
+        let series = format!("chat_stream_holds_total{{transport=\"{transport}\"}}");
+        wait_until(&series, Duration::from_secs(20), || {
+            let counter = self.origin_counter(&series);
+            async move { Ok(counter.await? >= count) }
+        })
+        .await
+    }
+
     /// Stops the origin gracefully and returns how `run` ended.
     pub async fn stop_origin(&mut self) -> anyhow::Result<()> {
         if let Some(shutdown) = self.shutdown.take() {

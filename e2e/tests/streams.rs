@@ -15,6 +15,7 @@ on_both_databases!(
     reconnecting_with_last_event_id_gets_exactly_what_was_missed,
     a_lost_publish_is_recovered_through_the_next_link,
     a_websocket_client_resumes_after_a_gap,
+    a_held_long_poll_recovers_a_lost_publish,
     rooms_are_isolated,
     private_rooms_admit_members_only,
     websocket_send_acks_and_reaches_sse_subscribers,
@@ -46,6 +47,7 @@ async fn a_post_reaches_sse_websocket_and_long_poll(db: Db) -> anyhow::Result<()
         let bob = bob.clone();
         async move { bob.poll("lobby", Some(0)).await }
     });
+    stack.wait_for_holds("Poll", 1).await?;
 
     let posted = alice.post("lobby", "hello, world").await?;
     ensure!(posted.seq == 1 && posted.author == "alice");
@@ -325,5 +327,26 @@ async fn a_cursor_ahead_of_the_room_gets_a_reset(db: Db) -> anyhow::Result<()> {
         sse.next_message().await? == first,
         "followed by the current history"
     );
+    Ok(())
+}
+
+async fn a_held_long_poll_recovers_a_lost_publish(db: Db) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let (alice, bob) = two_users(&stack).await?;
+    alice.create_room("lobby", false).await?;
+    let poll = tokio::spawn({
+        let bob = bob.clone();
+        async move { bob.poll("lobby", Some(0)).await }
+    });
+    stack.wait_for_holds("Poll", 1).await?;
+    // The request is held at seq 0; Pushpin gets seq 2 with prev-id 1, sees the gap, and answers
+    // the poll through the next link instead: both messages, in order.
+    let lost = store_unpublished(&stack, "lobby", alice.user.as_ref().unwrap()).await?;
+    let next = alice.post("lobby", "published").await?;
+    let polled: MessagesResponse = expect_status(poll.await??, StatusCode::OK)
+        .await?
+        .json()
+        .await?;
+    ensure!(polled.messages == vec![lost, next], "got {:?}", seqs(&polled.messages));
     Ok(())
 }

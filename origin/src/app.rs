@@ -4,6 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -14,6 +17,7 @@ use crate::capability::Capabilities;
 use crate::error::ApiError;
 use crate::extract::MAX_JSON_BYTES;
 use crate::grip::GripVerifier;
+use crate::metrics::Metrics;
 use crate::post::RoomLocks;
 use crate::publish::Publisher;
 use crate::store::Store;
@@ -25,6 +29,7 @@ const MAX_WS_EVENTS_BYTES: usize = 1024 * 1024;
 /// What every handler can reach. Cloning is cheap; nothing in here is per-connection state.
 #[derive(Clone)]
 pub struct AppState {
+    pub metrics: Arc<Metrics>,
     pub store: Store,
     pub sessions: Sessions,
     pub capabilities: Capabilities,
@@ -59,6 +64,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/healthz", get(routes::healthz))
+        .route("/metrics", get(routes::metrics))
         .nest("/api", api)
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -69,5 +75,12 @@ pub fn router(state: AppState) -> Router {
             )))
         }))
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .with_state(state)
+}
+
+/// Counts every request, before anything can refuse it.
+async fn count_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    state.metrics.requests.inc();
+    next.run(request).await
 }

@@ -21,6 +21,7 @@
 //! - [`auth`]: passwords and session tokens; [`access`]: who may see a room; [`grip`]: proof a
 //!   request came through the proxy; [`capability`]: the proxy's authority to fetch next links.
 //! - [`error`]: every failure and its HTTP answer; [`extract`]: extractors that fail with it.
+//! - [`metrics`]: counters at `GET /metrics`.
 
 pub mod access;
 pub mod app;
@@ -30,6 +31,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod grip;
+pub mod metrics;
 pub mod post;
 pub mod publish;
 pub mod replay;
@@ -59,8 +61,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = Store::connect(&config.database_url).await?;
-    let (publisher, publishing) = Publisher::spawn(&config.grip);
+    let metrics = Arc::new(metrics::Metrics::default());
+    let (publisher, publishing) = Publisher::spawn(&config.grip, metrics.clone());
     let state = AppState {
+        metrics,
         store: store.clone(),
         sessions: auth::Sessions::new(&config.session_secret),
         capabilities: capability::Capabilities::new(&config.session_secret),

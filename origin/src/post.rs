@@ -63,6 +63,7 @@ pub async fn post_message(
         )
         .await?;
     if created {
+        state.metrics.posts.inc();
         state.publisher.publish(message_item(&message));
     }
     Ok((message, created))

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use shared::api::MessagesResponse;
@@ -20,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::{GripConfig, PublishAuth};
+use crate::metrics::Metrics;
 
 /// Items waiting to be published; beyond this a post drops its publish (replay recovers it)
 /// rather than queueing without bound while the proxy is down.
@@ -63,21 +63,13 @@ pub fn message_item(message: &Message) -> Item {
 #[derive(Clone)]
 pub struct Publisher {
     queue: mpsc::Sender<Item>,
-    stats: Arc<PublishStats>,
-}
-
-/// Counters, for logs and tests.
-#[derive(Default, Debug)]
-pub struct PublishStats {
-    pub published: AtomicU64,
-    pub dropped: AtomicU64,
+    metrics: Arc<Metrics>,
 }
 
 impl Publisher {
     /// Starts the publishing task.
-    pub fn spawn(grip: &GripConfig) -> (Publisher, JoinHandle<()>) {
+    pub fn spawn(grip: &GripConfig, metrics: Arc<Metrics>) -> (Publisher, JoinHandle<()>) {
         let (queue, rx) = mpsc::channel(QUEUE);
-        let stats = Arc::new(PublishStats::default());
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -86,22 +78,18 @@ impl Publisher {
             client,
             url: grip.publish_url.clone(),
             auth: grip.publish_auth.clone(),
-            stats: stats.clone(),
+            metrics: metrics.clone(),
         };
-        (Publisher { queue, stats }, tokio::spawn(task.run(rx)))
+        (Publisher { queue, metrics }, tokio::spawn(task.run(rx)))
     }
 
     /// Queues an item. Called in seq order per room (see `post`), and the single task keeps
     /// that order on the wire, so the proxy only has to recover real losses.
     pub fn publish(&self, item: Item) {
         if self.queue.try_send(item).is_err() {
-            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            self.metrics.publish_dropped.inc();
             tracing::warn!("publish queue full; subscribers will recover the message by replay");
         }
-    }
-
-    pub fn stats(&self) -> &PublishStats {
-        &self.stats
     }
 }
 
@@ -109,7 +97,7 @@ struct PublishTask {
     client: reqwest::Client,
     url: url::Url,
     auth: Option<PublishAuth>,
-    stats: Arc<PublishStats>,
+    metrics: Arc<Metrics>,
 }
 
 impl PublishTask {
@@ -123,9 +111,9 @@ impl PublishTask {
                 items: std::mem::take(&mut batch),
             };
             if self.send_with_retry(&request).await {
-                self.stats.published.fetch_add(count, Ordering::Relaxed);
+                self.metrics.published.inc_by(count);
             } else {
-                self.stats.dropped.fetch_add(count, Ordering::Relaxed);
+                self.metrics.publish_dropped.inc_by(count);
             }
         }
     }

@@ -16,3 +16,14 @@ pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     state.store.ping().await?;
     Ok(Json(json!({ "status": "ok" })))
 }
+
+/// `GET /metrics`: counters in Prometheus' text format.
+pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

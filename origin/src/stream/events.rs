@@ -19,6 +19,7 @@ use crate::app::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Query, Slug};
 use crate::grip::ViaGrip;
+use crate::metrics::Transport;
 use crate::replay::replay;
 
 /// Idle seconds before the proxy sends a keep-alive comment.
@@ -52,6 +53,7 @@ pub async fn events(
     out.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     out.insert(grip::LINK, header(next_link(&state, "events", &slug, replay.position)));
     if replay.complete {
+        state.metrics.hold(Transport::Sse);
         let position = replay.position.to_string();
         out.insert(grip::HOLD, HeaderValue::from_static(grip::Hold::Stream.as_str()));
         out.insert(grip::CHANNEL, header(grip::channel(&room_channel(&slug), Some(&position))));

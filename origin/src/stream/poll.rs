@@ -17,6 +17,7 @@ use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Query, Slug};
 use crate::grip::ViaGrip;
+use crate::metrics::Transport;
 use crate::replay::replay;
 
 pub async fn poll(
@@ -40,6 +41,7 @@ pub async fn poll(
         })
         .into_response());
     }
+    state.metrics.hold(Transport::Poll);
     let mut response = Json(MessagesResponse { messages: vec![] }).into_response();
     let out = response.headers_mut();
     let position = replay.position.to_string();

@@ -29,6 +29,7 @@ use crate::auth::user_from_headers;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Query, Slug};
 use crate::grip::ViaGrip;
+use crate::metrics::Transport;
 use crate::post::post_message;
 use crate::replay::{parse_cursor, replay};
 
@@ -60,6 +61,7 @@ pub async fn ws(
                     .filter(|v| !v.trim().is_empty())
                     .map(parse_cursor)
                     .transpose()?;
+                state.metrics.hold(Transport::Ws);
                 out.push(WsEvent::Open);
                 out.push(wsoh::subscribe(&room_channel(&slug)));
                 replay_into(&state, &slug, cursor, &mut out).await?;
