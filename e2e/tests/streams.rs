@@ -347,6 +347,10 @@ async fn a_held_long_poll_recovers_a_lost_publish(db: Db) -> anyhow::Result<()> 
         .await?
         .json()
         .await?;
-    ensure!(polled.messages == vec![lost, next], "got {:?}", seqs(&polled.messages));
+    ensure!(
+        polled.messages == vec![lost, next],
+        "got {:?}",
+        seqs(&polled.messages)
+    );
     Ok(())
 }

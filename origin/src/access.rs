@@ -22,6 +22,8 @@ pub async fn readable_room(state: &AppState, slug: &str, user: &User) -> ApiResu
     if state.store.may_access(&room, user.id).await? {
         Ok(room)
     } else {
-        Err(ApiError::Forbidden("this room is private and you are not a member"))
+        Err(ApiError::Forbidden(
+            "this room is private and you are not a member",
+        ))
     }
 }

@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
@@ -47,7 +47,10 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", post(routes::auth::login))
         .route("/auth/logout", post(routes::auth::logout))
         .route("/me", get(routes::auth::me))
-        .route("/rooms", get(routes::rooms::list).post(routes::rooms::create))
+        .route(
+            "/rooms",
+            get(routes::rooms::list).post(routes::rooms::create),
+        )
         .route("/rooms/{slug}/members", post(routes::rooms::add_member))
         .route(
             "/rooms/{slug}/messages",

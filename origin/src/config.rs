@@ -14,7 +14,11 @@ use url::Url;
 #[command(name = "origin", version, about)]
 pub struct Args {
     /// Where accounts, rooms and messages live: `sqlite://PATH?mode=rwc` or `postgres://…`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/chat.db?mode=rwc")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/chat.db?mode=rwc"
+    )]
     pub database_url: String,
 
     /// The GRIP publish endpoint: local Pushpin's `http://127.0.0.1:5561/`, or Fastly's
@@ -52,7 +56,9 @@ pub struct Args {
 /// A configuration problem, worded as what to set.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("SESSION_SECRET must be at least 32 bytes (got {0}); generate one with `openssl rand -hex 32`")]
+    #[error(
+        "SESSION_SECRET must be at least 32 bytes (got {0}); generate one with `openssl rand -hex 32`"
+    )]
     WeakSessionSecret(usize),
     #[error("GRIP_URL is not a valid URL ({0}): expected e.g. http://127.0.0.1:5561/")]
     GripUrl(String),
@@ -237,8 +243,8 @@ mod tests {
 
     #[test]
     fn url_without_trailing_slash_and_verify_key_param() {
-        let g = GripConfig::parse("http://pushpin:5561?verify-key=secret&key=k", None, None)
-            .unwrap();
+        let g =
+            GripConfig::parse("http://pushpin:5561?verify-key=secret&key=k", None, None).unwrap();
         assert_eq!(g.publish_url.as_str(), "http://pushpin:5561/publish/");
         assert_eq!(g.publish_auth, Some(PublishAuth::Bearer("k".into())));
     }
@@ -260,7 +266,13 @@ mod tests {
 
     #[test]
     fn short_session_secret_is_refused() {
-        let args = Args::parse_from(["origin", "--session-secret", "short", "--grip-verify-key", "k"]);
+        let args = Args::parse_from([
+            "origin",
+            "--session-secret",
+            "short",
+            "--grip-verify-key",
+            "k",
+        ]);
         let err = Config::from_args(args).err().unwrap();
         assert!(err.to_string().contains("SESSION_SECRET"));
     }

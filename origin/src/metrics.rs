@@ -43,9 +43,17 @@ impl Default for Metrics {
         let published = Counter::default();
         let publish_dropped = Counter::default();
         registry.register("http_requests", "HTTP requests answered", requests.clone());
-        registry.register("stream_holds", "Subscriptions handed to the proxy", holds.clone());
+        registry.register(
+            "stream_holds",
+            "Subscriptions handed to the proxy",
+            holds.clone(),
+        );
         registry.register("messages_posted", "Messages stored", posts.clone());
-        registry.register("publish_items", "Items accepted by the publish API", published.clone());
+        registry.register(
+            "publish_items",
+            "Items accepted by the publish API",
+            published.clone(),
+        );
         registry.register(
             "publish_dropped_items",
             "Items given up; recovered by replay",
@@ -64,7 +72,9 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn hold(&self, transport: Transport) {
-        self.holds.get_or_create(&TransportLabel { transport }).inc();
+        self.holds
+            .get_or_create(&TransportLabel { transport })
+            .inc();
     }
 
     /// The exposition text.

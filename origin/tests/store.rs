@@ -32,7 +32,10 @@ fn room(slug: &str, private: bool) -> Room {
 async fn names_and_slugs_are_unique(db: Db) -> anyhow::Result<()> {
     let (store, _db) = fresh(db).await?;
     let ann = store.create_user("ann", "hash").await?;
-    ensure!(matches!(store.create_user("ann", "other").await, Err(StoreError::Conflict)));
+    ensure!(matches!(
+        store.create_user("ann", "other").await,
+        Err(StoreError::Conflict)
+    ));
     ensure!(store.user_by_name("ann").await?.unwrap().user == ann);
     ensure!(store.user_by_name("nobody").await?.is_none());
 
@@ -56,7 +59,10 @@ async fn private_rooms_are_visible_to_members_only(db: Db) -> anyhow::Result<()>
     let slugs = |rooms: Vec<Room>| rooms.into_iter().map(|r| r.slug).collect::<Vec<_>>();
     ensure!(slugs(store.rooms_visible_to(ann.id).await?) == ["open", "secret"]);
     ensure!(slugs(store.rooms_visible_to(bob.id).await?) == ["open"]);
-    ensure!(store.may_access(&secret, ann.id).await?, "the owner is a member");
+    ensure!(
+        store.may_access(&secret, ann.id).await?,
+        "the owner is a member"
+    );
     ensure!(!store.may_access(&secret, bob.id).await?);
 
     store.add_member(&secret, bob.id).await?;
@@ -81,7 +87,11 @@ async fn concurrent_posts_get_gapless_seqs(db: Db) -> anyhow::Result<()> {
             let mut seqs = Vec::new();
             for i in 0..EACH {
                 let client_id = format!("w{writer}-{i}");
-                let new = NewMessage { author: &ann, body: "x", client_id: &client_id };
+                let new = NewMessage {
+                    author: &ann,
+                    body: "x",
+                    client_id: &client_id,
+                };
                 let (message, created) = store.append_message(&lobby, new).await?;
                 anyhow::ensure!(created);
                 seqs.push(message.seq);
@@ -114,7 +124,11 @@ async fn a_client_id_posts_once_even_when_raced(db: Db) -> anyhow::Result<()> {
     for _ in 0..10 {
         let (store, ann, lobby) = (store.clone(), ann.clone(), lobby.clone());
         tasks.push(tokio::spawn(async move {
-            let new = NewMessage { author: &ann, body: "once", client_id: "same" };
+            let new = NewMessage {
+                author: &ann,
+                body: "once",
+                client_id: "same",
+            };
             store.append_message(&lobby, new).await
         }));
     }
@@ -125,12 +139,24 @@ async fn a_client_id_posts_once_even_when_raced(db: Db) -> anyhow::Result<()> {
         created += usize::from(new);
         ids.insert(message.id);
     }
-    ensure!(created == 1 && ids.len() == 1, "one message, {created} created, {} ids", ids.len());
+    ensure!(
+        created == 1 && ids.len() == 1,
+        "one message, {created} created, {} ids",
+        ids.len()
+    );
 
     // The same client_id from someone else is their own message.
-    let new = NewMessage { author: &bob, body: "mine", client_id: "same" };
+    let new = NewMessage {
+        author: &bob,
+        body: "mine",
+        client_id: "same",
+    };
     let (message, created) = store.append_message(&lobby, new).await?;
-    ensure!(created && message.seq == 2, "no seq was burnt by the race: {}", message.seq);
+    ensure!(
+        created && message.seq == 2,
+        "no seq was burnt by the race: {}",
+        message.seq
+    );
     Ok(())
 }
 
@@ -142,7 +168,14 @@ async fn pages_read_forwards_and_backwards(db: Db) -> anyhow::Result<()> {
         let client_id = format!("c{i}");
         let body = format!("m{i}");
         store
-            .append_message(&lobby, NewMessage { author: &ann, body: &body, client_id: &client_id })
+            .append_message(
+                &lobby,
+                NewMessage {
+                    author: &ann,
+                    body: &body,
+                    client_id: &client_id,
+                },
+            )
             .await?;
     }
     let seqs = |m: Vec<shared::message::Message>| m.into_iter().map(|m| m.seq).collect::<Vec<_>>();

@@ -109,10 +109,17 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         stack.pushpin.client_url(),
         stack.pushpin.publish_url(),
     );
+    // Ctrl-C in the terminal, or SIGTERM from whatever supervises us (a container, `timeout`).
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listen for SIGTERM")?;
     let outcome = tokio::select! {
         signal = tokio::signal::ctrl_c() => {
             signal.context("listen for Ctrl-C")?;
             println!("\nStopping …");
+            Ok(())
+        }
+        _ = terminate.recv() => {
+            println!("\nTerminated; stopping …");
             Ok(())
         }
         why = stack.any_exited() => Err(anyhow::anyhow!("{why}; stopping everything")),
@@ -171,10 +178,15 @@ async fn wait_healthy(stack: &Stack, url: &str) -> anyhow::Result<()> {
     )
     .await
     .map_err(|err| {
-        anyhow::anyhow!(
-            "step `health`: {err:#}\nPushpin's last log lines:\n{}",
-            stack.pushpin.log_tail()
-        )
+        if stack.origin.status().is_some() {
+            // The origin's own message (printed above) says why; Pushpin's log would only add 502s.
+            anyhow::anyhow!("step `health`: {err:#}")
+        } else {
+            anyhow::anyhow!(
+                "step `health`: {err:#}\nPushpin's last log lines:\n{}",
+                stack.pushpin.log_tail()
+            )
+        }
     })
 }
 

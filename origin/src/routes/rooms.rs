@@ -36,7 +36,10 @@ pub async fn create(
         Err(StoreError::Conflict) => return Err(ApiError::Conflict("that slug is taken")),
         other => other?,
     };
-    Ok((StatusCode::CREATED, Json(RoomResponse { room: created.room })))
+    Ok((
+        StatusCode::CREATED,
+        Json(RoomResponse { room: created.room }),
+    ))
 }
 
 /// `POST /api/rooms/{slug}/members`: the owner of a private room adds someone by name.

@@ -65,12 +65,10 @@ impl Store {
     }
 
     pub async fn room_by_slug(&self, slug: &str) -> Result<Option<RoomRow>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {ROOM_COLUMNS} FROM rooms WHERE slug = $1"
-        ))
-        .bind(slug)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE slug = $1"))
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(room_from_row).transpose()?)
     }
 

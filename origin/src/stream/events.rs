@@ -51,15 +51,27 @@ pub async fn events(
     let out = response.headers_mut();
     out.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     out.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    out.insert(grip::LINK, header(next_link(&state, "events", &slug, replay.position)));
+    out.insert(
+        grip::LINK,
+        header(next_link(&state, "events", &slug, replay.position)),
+    );
     if replay.complete {
         state.metrics.hold(Transport::Sse);
         let position = replay.position.to_string();
-        out.insert(grip::HOLD, HeaderValue::from_static(grip::Hold::Stream.as_str()));
-        out.insert(grip::CHANNEL, header(grip::channel(&room_channel(&slug), Some(&position))));
+        out.insert(
+            grip::HOLD,
+            HeaderValue::from_static(grip::Hold::Stream.as_str()),
+        );
+        out.insert(
+            grip::CHANNEL,
+            header(grip::channel(&room_channel(&slug), Some(&position))),
+        );
         out.insert(
             grip::KEEP_ALIVE,
-            header(grip::keep_alive(&shared::sse::comment("keep-alive"), KEEP_ALIVE_SECS)),
+            header(grip::keep_alive(
+                &shared::sse::comment("keep-alive"),
+                KEEP_ALIVE_SECS,
+            )),
         );
     }
     // Otherwise this is one page of a long replay: no hold, so the proxy sends it, fetches the

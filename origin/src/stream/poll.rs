@@ -46,10 +46,19 @@ pub async fn poll(
     let out = response.headers_mut();
     let position = replay.position.to_string();
     out.insert(grip::HOLD, header(grip::Hold::Response.as_str().into()));
-    out.insert(grip::CHANNEL, header(grip::channel(&room_channel(&slug), Some(&position))));
-    out.insert(grip::TIMEOUT, header(state.poll_timeout.as_secs().to_string()));
+    out.insert(
+        grip::CHANNEL,
+        header(grip::channel(&room_channel(&slug), Some(&position))),
+    );
+    out.insert(
+        grip::TIMEOUT,
+        header(state.poll_timeout.as_secs().to_string()),
+    );
     // A message stored between the query above and the hold shows up as a prev-id mismatch;
     // the proxy then fetches this link and answers the client with it.
-    out.insert(grip::LINK, header(next_link(&state, "poll", &slug, replay.position)));
+    out.insert(
+        grip::LINK,
+        header(next_link(&state, "poll", &slug, replay.position)),
+    );
     Ok(response)
 }

@@ -44,8 +44,7 @@ pub async fn ws(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let events =
-        wsoh::decode(&body).map_err(|e| ApiError::BadWebSocketEvents(e.to_string()))?;
+    let events = wsoh::decode(&body).map_err(|e| ApiError::BadWebSocketEvents(e.to_string()))?;
     // The proxy repeats the handshake's headers (cookie included) on every request.
     let user = user_from_headers(&state, &headers);
     let mut out = Vec::new();
