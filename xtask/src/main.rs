@@ -3,10 +3,12 @@
 //!
 //! - `cargo xtask dev` installs what is missing, builds, and runs the whole local stack.
 //! - `cargo xtask test` installs what is missing and runs every check and test, as CI does.
+//! - `cargo xtask bench` runs the benchmarks and prints their figures.
 //!
 //! Starting Pushpin and PostgreSQL is shared with the tests: both use the `e2e` harness crate, so
 //! the stack a developer clicks through is the stack the tests ran against.
 
+mod bench;
 mod cmd;
 mod dev;
 mod test;
@@ -33,6 +35,8 @@ enum Command {
     Dev(dev::DevArgs),
     /// Install what is missing, then run formatting, lints, wasm checks and all tests.
     Test,
+    /// Install what is missing, then run the benchmarks (release build; see docs/BENCHMARKS.md).
+    Bench,
 }
 
 #[tokio::main]
@@ -41,6 +45,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Dev(args) => dev::run(args).await,
         Command::Test => test::run().await,
+        Command::Bench => bench::run().await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,22 @@
+//! `cargo xtask bench`: the benchmarks, in release mode, against one PostgreSQL cluster.
+//!
+//! Kept out of `cargo xtask test` on purpose: figures are measured and written down
+//! (docs/BENCHMARKS.md), never asserted, and they would cost CI minutes for nothing.
+
+use anyhow::Context as _;
+use e2e::postgres::{ADMIN_URL_ENV, Postgres};
+
+use crate::cmd::{cargo, step};
+use crate::tools;
+
+pub async fn run() -> anyhow::Result<()> {
+    tools::ensure()?;
+    let cluster = Postgres::start()
+        .await
+        .context("step `postgres`: start the benchmark cluster")?;
+    let mut bench = cargo(["bench", "-p", "e2e", "--bench", "stack"]);
+    bench.env(ADMIN_URL_ENV, cluster.admin_url());
+    let result = step("bench", bench).await;
+    drop(cluster);
+    result
+}
