@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::ensure;
+use anyhow::{Context, ensure};
 use e2e::client::Client;
 use e2e::{Db, Stack, TestDatabase};
 use sqlx::Executor;
@@ -116,7 +116,13 @@ async fn posts_per_second(db: Db, posts: usize) -> anyhow::Result<f64> {
     }
     let mut last = 0;
     while last < posts as u64 {
-        let message = sse.next_message().await?;
+        let message = sse.next_message().await.with_context(|| {
+            format!(
+                "waiting for seq {}; pushpin log:\n{}",
+                last + 1,
+                stack.pushpin.log_tail()
+            )
+        })?;
         ensure!(
             message.seq == last + 1,
             "delivered out of order: {} after {last}",

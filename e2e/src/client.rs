@@ -11,6 +11,7 @@ use shared::api::{
 };
 use shared::event::{ClientCommand, ServerEvent};
 use shared::message::Message;
+use shared::sequencer::Sequencer;
 use shared::sse::{SseDecoder, SseEvent};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -19,6 +20,9 @@ use tokio_tungstenite::tungstenite::protocol::Message as Frame;
 /// How long a test waits for an event before it fails. Generous: CI machines are slow, and a
 /// passing test never waits this long.
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long a WebSocket reader waits in silence before it asks whether it missed something.
+pub const IDLE_RESUME: Duration = Duration::from_secs(1);
 
 /// A signed-in (or anonymous) API client.
 #[derive(Clone)]
@@ -305,5 +309,36 @@ impl WsClient {
             ServerEvent::Message { message } => Ok(message),
             other => bail!("expected a message, got {other:?}"),
         }
+    }
+
+    /// Reads as the frontend does, through a [`Sequencer`]: resumes from `after` at once, on
+    /// every gap, and whenever the socket has been quiet for [`IDLE_RESUME`] (the proxy can drop
+    /// WebSocket messages, even the last ones, which no gap would reveal), until messages up
+    /// to `until` have been delivered; returns them in order.
+    pub async fn follow(&mut self, after: u64, until: u64) -> anyhow::Result<Vec<Message>> {
+        let mut sequencer = Sequencer::after(after);
+        let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+        let mut delivered = Vec::new();
+        let mut resume = Some(after);
+        while sequencer.last() < Some(until) {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "delivered up to {:?} of {until} in time",
+                sequencer.last()
+            );
+            if let Some(after) = resume.take() {
+                self.send(&ClientCommand::Resume { after }).await?;
+                sequencer.resume_sent();
+            }
+            let Ok(event) = tokio::time::timeout(IDLE_RESUME, self.next_event()).await else {
+                resume = sequencer.last();
+                continue;
+            };
+            let step = sequencer.on_event(event?);
+            anyhow::ensure!(!step.reset, "unexpected reset");
+            delivered.extend(step.deliver);
+            resume = step.resume_after;
+        }
+        Ok(delivered)
     }
 }

@@ -121,7 +121,7 @@ impl Pushpin {
 
     /// The last lines of Pushpin's combined log (runner and all its services).
     pub fn log_tail(&self) -> String {
-        crate::process::log_tail(&self.log_path(), 40)
+        crate::process::log_tail(&self.log_path(), 200)
     }
 
     /// Path of Pushpin's combined log file.

@@ -16,6 +16,7 @@ on_both_databases!(
     a_lost_publish_is_recovered_through_the_next_link,
     a_websocket_client_resumes_after_a_gap,
     a_held_long_poll_recovers_a_lost_publish,
+    a_burst_of_concurrent_posts_arrives_once_and_in_order,
     rooms_are_isolated,
     private_rooms_admit_members_only,
     websocket_send_acks_and_reaches_sse_subscribers,
@@ -351,6 +352,63 @@ async fn a_held_long_poll_recovers_a_lost_publish(db: Db) -> anyhow::Result<()> 
         polled.messages == vec![lost, next],
         "got {:?}",
         seqs(&polled.messages)
+    );
+    Ok(())
+}
+
+async fn a_burst_of_concurrent_posts_arrives_once_and_in_order(db: Db) -> anyhow::Result<()> {
+    // Small replay pages, so that any recovery the burst causes is itself paged.
+    let options = StackOptions {
+        replay_page: 50,
+        ..StackOptions::default()
+    };
+    let stack = Stack::start_with(db, options).await?;
+    let (alice, bob) = two_users(&stack).await?;
+    alice.create_room("lobby", false).await?;
+    let mut sse = bob.sse("lobby", None).await?;
+    const POSTERS: usize = 8;
+    const EACH: usize = 50;
+    let total = (POSTERS * EACH) as u64;
+    // A WebSocket client that reads as it goes, as a browser does.
+    let (mut ws, _) = bob.ws("lobby", None).await?;
+    let ws_reader = tokio::spawn(async move { ws.follow(0, total).await });
+
+    let mut tasks = Vec::new();
+    for p in 0..POSTERS {
+        let poster = Client::signed_up(stack.pushpin.client_url(), &format!("poster{p}")).await?;
+        tasks.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                poster.post("lobby", &format!("{p}/{i}")).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let mut got = Vec::new();
+    while (got.len() as u64) < total {
+        match sse.next_message().await {
+            Ok(m) => got.push(m),
+            Err(e) => anyhow::bail!(
+                "{e}: SSE got {:?}\n{}",
+                seqs(&got),
+                stack.pushpin.log_tail()
+            ),
+        }
+    }
+    ensure!(
+        seqs(&got) == (1..=total).collect::<Vec<_>>(),
+        "SSE got {:?}",
+        seqs(&got)
+    );
+    let over_ws = ws_reader
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}\n{}", stack.pushpin.log_tail()))?;
+    ensure!(
+        seqs(&over_ws) == (1..=total).collect::<Vec<_>>(),
+        "WebSocket got {:?}",
+        seqs(&over_ws)
     );
     Ok(())
 }

@@ -22,12 +22,14 @@
 //! - [`wsoh`]: the WebSocket-over-HTTP event codec Pushpin/Fanout speak to the origin.
 //! - [`grip`]: GRIP header names and value helpers (hold, channel, keep-alive, links).
 //! - [`publish`]: items for the publish API (`POST /publish/`).
+//! - [`sequencer`]: the subscriber's reorder buffer: each message once, in seq order, and when to resume.
 
 pub mod api;
 pub mod event;
 pub mod grip;
 pub mod message;
 pub mod publish;
+pub mod sequencer;
 pub mod session;
 pub mod sse;
 pub mod wsoh;

@@ -25,6 +25,10 @@ use crate::replay::replay;
 /// Idle seconds before the proxy sends a keep-alive comment.
 const KEEP_ALIVE_SECS: u32 = 30;
 
+/// Most messages one recovery answer carries. A subscriber further behind than this is let go
+/// (the stream ends) and reconnects with `Last-Event-ID`, which pages through the rest.
+const RECOVERY_LIMIT: u32 = 10_000;
+
 pub async fn events(
     _via: ViaGrip,
     State(state): State<AppState>,
@@ -34,7 +38,15 @@ pub async fn events(
 ) -> ApiResult<Response> {
     let room = authorize(&state, &slug, &headers, &query).await?;
     let cursor = cursor(&headers, &query, &slug)?;
-    let replay = replay(&state, &room, cursor, state.replay_page).await?;
+    // `Grip-Last` marks the proxy's recovery fetch for a stream that is already held and
+    // subscribed; anything else is a new stream (or the next page of its first replay).
+    let recovering = headers.contains_key(grip::LAST);
+    let page = if recovering {
+        RECOVERY_LIMIT
+    } else {
+        state.replay_page
+    };
+    let replay = replay(&state, &room, cursor, page).await?;
 
     let mut body = String::new();
     if replay.reset {
@@ -51,31 +63,44 @@ pub async fn events(
     let out = response.headers_mut();
     out.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     out.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    out.insert(
-        grip::LINK,
-        header(next_link(&state, "events", &slug, replay.position)),
-    );
-    if replay.complete {
-        state.metrics.hold(Transport::Sse);
-        let position = replay.position.to_string();
-        out.insert(
-            grip::HOLD,
-            HeaderValue::from_static(grip::Hold::Stream.as_str()),
-        );
-        out.insert(
-            grip::CHANNEL,
-            header(grip::channel(&room_channel(&slug), Some(&position))),
-        );
-        out.insert(
-            grip::KEEP_ALIVE,
-            header(grip::keep_alive(
-                &shared::sse::comment("keep-alive"),
-                KEEP_ALIVE_SECS,
-            )),
-        );
+    match (replay.complete, recovering) {
+        // Caught up: hold the stream, subscribed from the last replayed seq.
+        (true, _) => {
+            state.metrics.hold(Transport::Sse);
+            let position = replay.position.to_string();
+            out.insert(
+                grip::HOLD,
+                HeaderValue::from_static(grip::Hold::Stream.as_str()),
+            );
+            out.insert(
+                grip::CHANNEL,
+                header(grip::channel(&room_channel(&slug), Some(&position))),
+            );
+            out.insert(
+                grip::LINK,
+                header(next_link(&state, "events", &slug, replay.position)),
+            );
+            out.insert(
+                grip::KEEP_ALIVE,
+                header(grip::keep_alive(
+                    &shared::sse::comment("keep-alive"),
+                    KEEP_ALIVE_SECS,
+                )),
+            );
+        }
+        // One page of a new stream's long replay: no hold, so the proxy sends it and fetches
+        // the next page at once; it holds when a page comes back complete.
+        (false, false) => {
+            out.insert(
+                grip::LINK,
+                header(next_link(&state, "events", &slug, replay.position)),
+            );
+        }
+        // A held stream too far behind to recover in one answer. Releasing it into paging
+        // would let the proxy flush the publishes it queued meanwhile after the page (repeated,
+        // out of order), so the stream ends here instead: the client reconnects and pages.
+        (false, true) => {}
     }
-    // Otherwise this is one page of a long replay: no hold, so the proxy sends it, fetches the
-    // next link at once, and holds only when a page comes back complete.
     Ok(response)
 }
 
