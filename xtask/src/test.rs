@@ -51,11 +51,67 @@ pub async fn run() -> anyhow::Result<()> {
 
     let mut tests = cargo(["test", "--workspace"]);
     tests.env(ADMIN_URL_ENV, cluster.admin_url());
-    let result = step("test", tests).await;
+    let result = run_tests(tests).await;
     // Stopped on success and failure alike (and by the parent-death signal if we are killed).
     drop(cluster);
-    result?;
+    // The totals line printed by `run_tests` stays the last line: CI reads it.
+    result
+}
 
-    println!("\nAll checks and tests passed.");
+/// Runs `cargo test`, passing its output through, and ends with one line that totals every
+/// test binary's "test result:" line, so the log closes on the whole count.
+async fn run_tests(cmd: std::process::Command) -> anyhow::Result<()> {
+    use tokio::io::AsyncBufReadExt as _;
+
+    println!("\n==> [test] {}", crate::cmd::show(&cmd));
+    let mut child = tokio::process::Command::from(cmd)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("step `test`: could not run cargo test")?;
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+    let (mut passed, mut failed) = (0u64, 0u64);
+    while let Some(line) = lines.next_line().await? {
+        println!("{line}");
+        if let Some((p, f)) = parse_result(&line) {
+            passed += p;
+            failed += f;
+        }
+    }
+    let status = child.wait().await?;
+    println!("\ntests: {passed} passed, {failed} failed");
+    anyhow::ensure!(
+        status.success(),
+        "step `test` failed: cargo test ended with {status}"
+    );
     Ok(())
+}
+
+/// `test result: ok. 12 passed; 0 failed; …` → (12, 0).
+fn parse_result(line: &str) -> Option<(u64, u64)> {
+    let rest = line.strip_prefix("test result: ")?;
+    let count = |word: &str| -> Option<u64> {
+        rest.split(';')
+            .find_map(|part| {
+                part.trim()
+                    .trim_start_matches("ok.")
+                    .trim_start_matches("FAILED.")
+                    .trim()
+                    .strip_suffix(word)
+            })
+            .and_then(|n| n.trim().parse().ok())
+    };
+    Some((count(" passed")?, count(" failed")?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_cargo_test_summaries() {
+        let ok = "test result: ok. 12 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 3.08s";
+        assert_eq!(super::parse_result(ok), Some((12, 0)));
+        let failed =
+            "test result: FAILED. 5 passed; 5 failed; 0 ignored; 0 measured; 0 filtered out";
+        assert_eq!(super::parse_result(failed), Some((5, 5)));
+        assert_eq!(super::parse_result("running 3 tests"), None);
+    }
 }
