@@ -113,10 +113,15 @@ impl Pushpin {
     /// Stops Pushpin and starts it again on the same ports. Every held connection (streams,
     /// WebSockets, long-polls) is cut, which is how tests simulate a Fanout hiccup.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop();
+        self.spawn_and_wait().await
+    }
+
+    /// Stops Pushpin and leaves it stopped (an outage) until [`Pushpin::restart`].
+    pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.stop();
         }
-        self.spawn_and_wait().await
     }
 
     /// The last lines of Pushpin's combined log (runner and all its services).

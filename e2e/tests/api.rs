@@ -8,6 +8,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use shared::api::{MessageResponse, MessagesResponse, PostMessage, RoomsResponse};
+use shared::event::ServerEvent;
 
 on_both_databases!(
     registration_and_login_validate_everything,
@@ -16,6 +17,7 @@ on_both_databases!(
     history_pages_backwards,
     stream_paths_demand_a_valid_grip_signature,
     unknown_paths_and_methods_answer_json,
+    websocket_over_http_answers_every_event,
 );
 
 /// Asserts the status and the contract's error shape; returns the error code.
@@ -437,5 +439,80 @@ async fn unknown_paths_and_methods_answer_json(db: Db) -> anyhow::Result<()> {
     ensure!(error(r, StatusCode::METHOD_NOT_ALLOWED).await? == "method_not_allowed");
     let health = anon.request(Method::GET, "/healthz").send().await?;
     expect_status(health, StatusCode::OK).await?;
+    Ok(())
+}
+
+/// The WebSocket-over-HTTP exchange itself, as Pushpin would send it (signed with its key),
+/// straight to the origin: every event type gets its answer.
+async fn websocket_over_http_answers_every_event(db: Db) -> anyhow::Result<()> {
+    use shared::wsoh::{self, CloseFrame, WsEvent};
+
+    let stack = Stack::start(db).await?;
+    let alice = Client::signed_up(stack.pushpin.client_url(), "alice").await?;
+    alice.create_room("lobby", false).await?;
+    alice.post("lobby", "earlier").await?;
+    let direct = stack.direct_client().with_token(alice.token());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let sig = jsonwebtoken::encode(
+        &Header::default(),
+        &json!({"iss": stack.pushpin.sig_iss(), "exp": now + 60}),
+        &EncodingKey::from_secret(stack.pushpin.sig_key().as_bytes()),
+    )?;
+    let exchange = |events: Vec<u8>| {
+        direct
+            .request(Method::POST, "/api/rooms/lobby/ws?last_event_id=0")
+            .header("grip-sig", &sig)
+            .header("content-type", wsoh::CONTENT_TYPE)
+            .header("connection-id", "test-connection")
+            .body(events)
+            .send()
+    };
+    let text = |event: &ServerEvent| WsEvent::Text(serde_json::to_string(event).unwrap());
+
+    let open = exchange(wsoh::encode(&[WsEvent::Open])).await?;
+    let open = expect_status(open, StatusCode::OK).await?;
+    ensure!(open.headers()["sec-websocket-extensions"] == wsoh::GRIP_EXTENSION);
+    let events = wsoh::decode(&open.bytes().await?)?;
+    ensure!(events.len() == 4, "{events:?}");
+    ensure!(events[0] == WsEvent::Open && events[1] == wsoh::subscribe("room-lobby"));
+    let WsEvent::Text(replayed) = &events[2] else {
+        anyhow::bail!("{events:?}")
+    };
+    ensure!(
+        replayed.contains("\"earlier\""),
+        "replays after last_event_id"
+    );
+    ensure!(events[3] == text(&ServerEvent::Synced { last_seq: 1 }));
+
+    let ping = exchange(wsoh::encode(&[WsEvent::Ping(b"abc".to_vec())])).await?;
+    let ping = wsoh::decode(&expect_status(ping, StatusCode::OK).await?.bytes().await?)?;
+    ensure!(ping == [WsEvent::Pong(b"abc".to_vec())]);
+
+    let bad = exchange(wsoh::encode(&[
+        WsEvent::Text("{\"type\":\"shout\"}".into()),
+        WsEvent::Binary(vec![1, 2, 3]),
+    ]))
+    .await?;
+    let bad = wsoh::decode(&expect_status(bad, StatusCode::OK).await?.bytes().await?)?;
+    ensure!(bad.len() == 2, "one error event per bad frame: {bad:?}");
+    ensure!(
+        bad.iter()
+            .all(|e| matches!(e, WsEvent::Text(t) if t.contains("\"error\"")))
+    );
+
+    let close = CloseFrame {
+        code: 1000,
+        reason: "bye".into(),
+    };
+    let closed = exchange(wsoh::encode(&[WsEvent::Close(Some(close.clone()))])).await?;
+    let closed = wsoh::decode(&expect_status(closed, StatusCode::OK).await?.bytes().await?)?;
+    ensure!(closed == [WsEvent::Close(Some(close))]);
+    let gone = exchange(wsoh::encode(&[WsEvent::Disconnect])).await?;
+    ensure!(wsoh::decode(&expect_status(gone, StatusCode::OK).await?.bytes().await?)?.is_empty());
+
+    let garbage = exchange(b"TEXT zz\r\nhello\r\n".to_vec()).await?;
+    ensure!(error(garbage, StatusCode::BAD_REQUEST).await? == "bad_websocket_events");
     Ok(())
 }

@@ -17,6 +17,7 @@ on_both_databases!(
     a_websocket_client_resumes_after_a_gap,
     a_held_long_poll_recovers_a_lost_publish,
     a_burst_of_concurrent_posts_arrives_once_and_in_order,
+    a_message_posted_during_an_outage_is_not_lost,
     rooms_are_isolated,
     private_rooms_admit_members_only,
     websocket_send_acks_and_reaches_sse_subscribers,
@@ -409,6 +410,36 @@ async fn a_burst_of_concurrent_posts_arrives_once_and_in_order(db: Db) -> anyhow
         seqs(&over_ws) == (1..=total).collect::<Vec<_>>(),
         "WebSocket got {:?}",
         seqs(&over_ws)
+    );
+    Ok(())
+}
+
+async fn a_message_posted_during_an_outage_is_not_lost(db: Db) -> anyhow::Result<()> {
+    let mut stack = Stack::start(db).await?;
+    let (alice, bob) = two_users(&stack).await?;
+    alice.create_room("lobby", false).await?;
+    let mut sse = bob.sse("lobby", None).await?;
+    let before = alice.post("lobby", "before").await?;
+    ensure!(sse.next_message().await? == before);
+
+    // Fanout is down: every stream is cut and publishing fails. The origin still takes posts
+    // (here straight to it); the database keeps them.
+    stack.pushpin.stop();
+    let direct = stack.direct_client().with_token(alice.token());
+    let during = direct.post("lobby", "during the outage").await?;
+
+    stack.pushpin.restart().await?;
+    // The subscriber reconnects from where it was, as EventSource does.
+    let mut sse = bob.sse("lobby", Some(before.seq)).await?;
+    ensure!(
+        sse.next_message().await? == during,
+        "replayed from the database"
+    );
+    let after = alice.post("lobby", "after").await?;
+    ensure!(
+        sse.next_message().await? == after,
+        "and nothing twice: {:?}",
+        sse.try_next()
     );
     Ok(())
 }
