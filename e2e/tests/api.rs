@@ -18,6 +18,7 @@ on_both_databases!(
     stream_paths_demand_a_valid_grip_signature,
     unknown_paths_and_methods_answer_json,
     websocket_over_http_answers_every_event,
+    the_origin_shuts_down_gracefully,
 );
 
 /// Asserts the status and the contract's error shape; returns the error code.
@@ -514,5 +515,27 @@ async fn websocket_over_http_answers_every_event(db: Db) -> anyhow::Result<()> {
 
     let garbage = exchange(b"TEXT zz\r\nhello\r\n".to_vec()).await?;
     ensure!(error(garbage, StatusCode::BAD_REQUEST).await? == "bad_websocket_events");
+    Ok(())
+}
+
+async fn the_origin_shuts_down_gracefully(db: Db) -> anyhow::Result<()> {
+    let mut stack = Stack::start(db).await?;
+    let alice = Client::signed_up(stack.pushpin.client_url(), "alice").await?;
+    alice.create_room("lobby", false).await?;
+    alice.post("lobby", "last words").await?;
+    stack.stop_origin().await?;
+    let after = stack
+        .client()
+        .request(Method::GET, "/healthz")
+        .send()
+        .await?;
+    ensure!(
+        !after.status().is_success(),
+        "nobody answers behind Pushpin any more"
+    );
+    // What was stored is still there for the next origin.
+    let store = stack.store().await?;
+    let room = store.room_by_slug("lobby").await?.expect("room kept");
+    ensure!(room.last_seq == 1);
     Ok(())
 }

@@ -18,6 +18,7 @@ on_both_databases!(
     a_held_long_poll_recovers_a_lost_publish,
     a_burst_of_concurrent_posts_arrives_once_and_in_order,
     a_message_posted_during_an_outage_is_not_lost,
+    a_held_long_poll_times_out_empty,
     rooms_are_isolated,
     private_rooms_admit_members_only,
     websocket_send_acks_and_reaches_sse_subscribers,
@@ -440,6 +441,30 @@ async fn a_message_posted_during_an_outage_is_not_lost(db: Db) -> anyhow::Result
         sse.next_message().await? == after,
         "and nothing twice: {:?}",
         sse.try_next()
+    );
+    Ok(())
+}
+
+async fn a_held_long_poll_times_out_empty(db: Db) -> anyhow::Result<()> {
+    let options = StackOptions {
+        poll_timeout_secs: 1,
+        ..StackOptions::default()
+    };
+    let stack = Stack::start_with(db, options).await?;
+    let (alice, bob) = two_users(&stack).await?;
+    alice.create_room("lobby", false).await?;
+    let started = std::time::Instant::now();
+    let polled: MessagesResponse = expect_status(bob.poll("lobby", Some(0)).await?, StatusCode::OK)
+        .await?
+        .json()
+        .await?;
+    ensure!(
+        polled.messages.is_empty(),
+        "the timeout answer has no messages"
+    );
+    ensure!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "it was held first"
     );
     Ok(())
 }
