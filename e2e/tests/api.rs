@@ -515,6 +515,34 @@ async fn websocket_over_http_answers_every_event(db: Db) -> anyhow::Result<()> {
 
     let garbage = exchange(b"TEXT zz\r\nhello\r\n".to_vec()).await?;
     ensure!(error(garbage, StatusCode::BAD_REQUEST).await? == "bad_websocket_events");
+
+    // A socket whose session has expired since it opened is told so and closed.
+    let user = alice.user.clone().unwrap();
+    let expired = jsonwebtoken::encode(
+        &Header::default(),
+        &shared::session::SessionClaims {
+            sub: user.id,
+            name: user.name,
+            iat: now - 7200,
+            exp: now - 3600,
+        },
+        &EncodingKey::from_secret(stack.session_secret.as_bytes()),
+    )?;
+    let send = json!({"type": "send", "body": "still here?", "client_id": "late"}).to_string();
+    let late = stack
+        .direct_client()
+        .with_token(Some(&expired))
+        .request(Method::POST, "/api/rooms/lobby/ws")
+        .header("grip-sig", &sig)
+        .header("content-type", wsoh::CONTENT_TYPE)
+        .body(wsoh::encode(&[WsEvent::Text(send)]))
+        .send()
+        .await?;
+    let late = wsoh::decode(&expect_status(late, StatusCode::OK).await?.bytes().await?)?;
+    ensure!(
+        matches!(&late[..], [WsEvent::Text(t), WsEvent::Close(Some(CloseFrame { code: 4401, .. }))] if t.contains("unauthenticated")),
+        "{late:?}"
+    );
     Ok(())
 }
 
