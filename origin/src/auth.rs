@@ -2,7 +2,6 @@
 //! [`CurrentUser`] extractor that every signed-in route takes.
 
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -11,53 +10,35 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use shared::api::User;
-use shared::session::{COOKIE_NAME, SessionClaims};
+use shared::session::{COOKIE_NAME, SESSION_TTL_SECS, SessionClaims, SessionKeys};
 
 use crate::app::AppState;
 use crate::error::ApiError;
 
-/// How long a session token is valid.
-pub const SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-
-/// Issues and checks session tokens (HS256, keyed by `SESSION_SECRET`).
+/// Issues and checks session tokens (HS256, keyed by `SESSION_SECRET`); the rules are
+/// [`SessionKeys`]', shared with the edge.
 #[derive(Clone)]
 pub struct Sessions {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    keys: SessionKeys,
 }
 
 impl Sessions {
     pub fn new(secret: &[u8]) -> Sessions {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.leeway = 5;
         Sessions {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
+            keys: SessionKeys::new(secret),
         }
     }
 
     pub fn issue(&self, user: &User) -> Result<String, ApiError> {
-        let now = unix_now();
-        let claims = SessionClaims {
-            sub: user.id,
-            name: user.name.clone(),
-            iat: now,
-            exp: now + SESSION_TTL.as_secs(),
-        };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        self.keys
+            .issue(user, unix_now())
             .map_err(|e| ApiError::Internal(e.into()))
     }
 
     /// The claims of a valid, unexpired token; `None` for anything else.
     pub fn verify(&self, token: &str) -> Option<SessionClaims> {
-        jsonwebtoken::decode::<SessionClaims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|data| data.claims)
+        self.keys.verify(token)
     }
 
     /// The `Set-Cookie` that signs a browser in.
@@ -66,7 +47,7 @@ impl Sessions {
             .http_only(true)
             .same_site(SameSite::Lax)
             .path("/")
-            .max_age(time::Duration::seconds(SESSION_TTL.as_secs() as i64))
+            .max_age(time::Duration::seconds(SESSION_TTL_SECS as i64))
             .build()
     }
 

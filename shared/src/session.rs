@@ -1,7 +1,8 @@
 //! The session cookie and the claims of the session token it carries.
 //!
-//! The token is an HS256 JWT issued by the origin. Its claims live here so the
-//! edge can verify the very same token without calling the origin.
+//! The token is an HS256 JWT issued by the origin. Its claims, and with the `jwt` feature the
+//! keys that issue and check it, live here so the edge verifies the very same token, by the
+//! very same rules, without calling the origin.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -20,4 +21,54 @@ pub struct SessionClaims {
     pub iat: u64,
     /// Expires at, seconds since the Unix epoch.
     pub exp: u64,
+}
+
+/// How long a session token is valid.
+pub const SESSION_TTL_SECS: u64 = 7 * 24 * 3600;
+
+/// Issues and checks session tokens with the shared secret (`SESSION_SECRET`).
+#[cfg(feature = "jwt")]
+#[derive(Clone)]
+pub struct SessionKeys {
+    encoding: jsonwebtoken::EncodingKey,
+    decoding: jsonwebtoken::DecodingKey,
+    validation: jsonwebtoken::Validation,
+}
+
+#[cfg(feature = "jwt")]
+impl SessionKeys {
+    pub fn new(secret: &[u8]) -> SessionKeys {
+        // HS256 only: a token that names another algorithm (`none` included) is refused.
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = 5;
+        SessionKeys {
+            encoding: jsonwebtoken::EncodingKey::from_secret(secret),
+            decoding: jsonwebtoken::DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// A token for `user`, valid from `now` (Unix seconds) for [`SESSION_TTL_SECS`].
+    pub fn issue(
+        &self,
+        user: &crate::api::User,
+        now: u64,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let claims = SessionClaims {
+            sub: user.id,
+            name: user.name.clone(),
+            iat: now,
+            exp: now + SESSION_TTL_SECS,
+        };
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        jsonwebtoken::encode(&header, &claims, &self.encoding)
+    }
+
+    /// The claims of a valid, unexpired token; `None` for anything else.
+    pub fn verify(&self, token: &str) -> Option<SessionClaims> {
+        jsonwebtoken::decode::<SessionClaims>(token, &self.decoding, &self.validation)
+            .ok()
+            .map(|data| data.claims)
+    }
 }

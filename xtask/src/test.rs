@@ -37,6 +37,20 @@ pub async fn run() -> anyhow::Result<()> {
         )
         .await?;
     }
+    // The edge checks session tokens: `shared` with `jwt` must build for Compute too.
+    step(
+        "check shared+jwt for wasm32-wasip1",
+        cargo([
+            "check",
+            "-p",
+            "shared",
+            "--features",
+            "jwt",
+            "--target",
+            "wasm32-wasip1",
+        ]),
+    )
+    .await?;
 
     println!("\n==> [postgres] starting one PostgreSQL cluster for all tests");
     let started = Instant::now();
