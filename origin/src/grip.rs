@@ -65,3 +65,72 @@ impl FromRequestParts<AppState> for ViaGrip {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use serde_json::json;
+
+    use super::GripVerifier;
+    use crate::config::GripConfig;
+
+    /// A throwaway P-256 key pair standing in for Fanout's (whose private half only Fastly has).
+    const PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg4THAD7R7MIBbXmFj
+xVJumZUJYq6Va3oig2Q7oClgDXmhRANCAATY3KuGuupSqbb/LGOegUbn8AAaudVx
+wOJeTwtMX7iG7+4v/gfi7/B2jevId0bn+Z1W7MB0aWTTC3OA8IzaRk3t
+-----END PRIVATE KEY-----
+";
+    const PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE2NyrhrrqUqm2/yxjnoFG5/AAGrnV
+ccDiXk8LTF+4hu/uL/4H4u/wdo3ryHdG5/mdVuzAdGlk0wtzgPCM2kZN7Q==
+-----END PUBLIC KEY-----
+";
+
+    fn exp() -> u64 {
+        crate::auth::unix_now() + 60
+    }
+
+    fn fanout() -> GripVerifier {
+        let config = GripConfig::parse(
+            "https://api.fastly.com/service/SVC/?verify-iss=fastly:SVC&key=T",
+            Some(PUBLIC),
+            None,
+        )
+        .unwrap();
+        GripVerifier::new(&config)
+    }
+
+    fn es256(iss: &str, exp: u64) -> String {
+        let key = EncodingKey::from_ec_pem(PRIVATE.as_bytes()).unwrap();
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::ES256),
+            &json!({"iss": iss, "exp": exp}),
+            &key,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn fanout_signatures_verify_with_the_public_key() {
+        assert!(fanout().verify(&es256("fastly:SVC", exp())));
+    }
+
+    #[test]
+    fn wrong_issuer_or_expired_is_refused() {
+        assert!(!fanout().verify(&es256("fastly:OTHER", exp())));
+        assert!(!fanout().verify(&es256("fastly:SVC", exp() - 3600)));
+    }
+
+    #[test]
+    fn an_hs256_token_keyed_with_the_public_key_is_refused() {
+        // The classic algorithm-confusion forgery: anyone has the public key.
+        let forged = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &json!({"iss": "fastly:SVC", "exp": exp()}),
+            &EncodingKey::from_secret(PUBLIC.as_bytes()),
+        )
+        .unwrap();
+        assert!(!fanout().verify(&forged));
+    }
+}
