@@ -59,32 +59,34 @@ pub async fn replay(
     page: u32,
 ) -> ApiResult<Replay> {
     let store = &state.store;
-    match cursor {
-        Some(after) if after <= room.last_seq || after <= current_last_seq(state, room).await? => {
-            // One more than a page tells whether the page is the end.
-            let mut messages = store.messages_after(room, after, page + 1).await?;
-            let complete = messages.len() <= page as usize;
-            messages.truncate(page as usize);
-            let position = messages.last().map_or(after, |m| m.seq);
-            Ok(Replay {
-                messages,
-                reset: false,
-                position,
-                complete,
-            })
-        }
-        _ => {
-            let messages = store
-                .messages_before(room, None, REPLAY_FIRST_VISIT)
-                .await?;
-            Ok(Replay {
-                position: messages.last().map_or(0, |m| m.seq),
-                messages,
-                reset: cursor.is_some(),
-                complete: true,
-            })
-        }
+    // A cursor the room has not reached (a reset database, an id from elsewhere) is unknown:
+    // the subscriber starts over. The row passed in may be a few posts old, so look again first.
+    let known = match cursor {
+        Some(after) => after <= room.last_seq || after <= current_last_seq(state, room).await?,
+        None => false,
+    };
+    if let (Some(after), true) = (cursor, known) {
+        // One more than a page tells whether the page is the end.
+        let mut messages = store.messages_after(room, after, page + 1).await?;
+        let complete = messages.len() <= page as usize;
+        messages.truncate(page as usize);
+        let position = messages.last().map_or(after, |m| m.seq);
+        return Ok(Replay {
+            messages,
+            reset: false,
+            position,
+            complete,
+        });
     }
+    let messages = store
+        .messages_before(room, None, REPLAY_FIRST_VISIT)
+        .await?;
+    Ok(Replay {
+        position: messages.last().map_or(0, |m| m.seq),
+        messages,
+        reset: cursor.is_some(),
+        complete: true,
+    })
 }
 
 /// The room's last seq as of now (the row passed around may be a few posts old).
