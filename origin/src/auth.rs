@@ -7,9 +7,9 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use axum_extra::extract::cookie::{Cookie, SameSite};
 use shared::api::User;
 use shared::session::{COOKIE_NAME, SESSION_TTL_SECS, SessionClaims, SessionKeys};
 
@@ -70,16 +70,11 @@ pub fn unix_now() -> u64 {
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub User);
 
-/// The session token a request carries, if any; cookie first.
+/// The session token a request carries, if any (cookie first; the rule lives in `shared` so
+/// the edge applies the same one).
 pub fn session_token(headers: &HeaderMap) -> Option<String> {
-    if let Some(cookie) = CookieJar::from_headers(headers).get(COOKIE_NAME) {
-        return Some(cookie.value().to_owned());
-    }
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
+    let value = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    shared::session::token_from(value(COOKIE), value(AUTHORIZATION)).map(str::to_owned)
 }
 
 impl FromRequestParts<AppState> for CurrentUser {

@@ -72,3 +72,20 @@ impl SessionKeys {
             .map(|data| data.claims)
     }
 }
+
+/// The session token a request carries: the `session` cookie (browsers), else an
+/// `Authorization: Bearer` token (scripts). Takes the raw header values so the edge (Compute)
+/// and the origin (Axum) read requests by the same rule.
+pub fn token_from<'a>(cookie: Option<&'a str>, authorization: Option<&'a str>) -> Option<&'a str> {
+    let from_cookie = cookie.and_then(|header| {
+        header.split(';').find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name.trim() == COOKIE_NAME && !value.trim().is_empty()).then(|| value.trim())
+        })
+    });
+    from_cookie.or_else(|| {
+        let (scheme, token) = authorization?.trim().split_once(' ')?;
+        let token = token.trim();
+        (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    })
+}

@@ -290,3 +290,17 @@ fn session_claims_shape() {
         json!({"sub": "00000000-0000-0000-0000-000000000000", "name": "ada", "iat": 1, "exp": 2})
     );
 }
+
+#[test]
+fn the_session_token_comes_from_the_cookie_then_the_bearer_header() {
+    use shared::session::token_from;
+    assert_eq!(
+        token_from(Some("a=1; session=abc; b=2"), Some("Bearer xyz")),
+        Some("abc")
+    );
+    assert_eq!(token_from(Some("a=1"), Some("Bearer xyz")), Some("xyz"));
+    assert_eq!(token_from(None, Some("bearer  xyz ")), Some("xyz"));
+    assert_eq!(token_from(Some("session="), Some("Basic xyz")), None);
+    assert_eq!(token_from(None, Some("Bearer")), None);
+    assert_eq!(token_from(None, None), None);
+}

@@ -37,15 +37,30 @@ pub async fn run() -> anyhow::Result<()> {
         )
         .await?;
     }
-    // The edge checks session tokens: `shared` with `jwt` must build for Compute too.
+    // The edge is Compute code: lint and build it for its real target (the host build above
+    // only sees its pure logic).
     step(
-        "check shared+jwt for wasm32-wasip1",
+        "clippy edge for wasm32-wasip1",
         cargo([
-            "check",
+            "clippy",
             "-p",
-            "shared",
-            "--features",
-            "jwt",
+            "edge",
+            "--target",
+            "wasm32-wasip1",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )
+    .await?;
+    step(
+        "build edge wasm",
+        cargo([
+            "build",
+            "-p",
+            "edge",
+            "--profile",
+            "edge",
             "--target",
             "wasm32-wasip1",
         ]),
