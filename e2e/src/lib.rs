@@ -20,6 +20,7 @@ pub mod postgres;
 pub mod process;
 pub mod pushpin;
 pub mod stack;
+pub mod viceroy;
 
 #[cfg(test)]
 mod pushpin_tests;
@@ -29,6 +30,7 @@ pub use postgres::{Postgres, create_database, test_postgres_url};
 pub use process::{ChildGuard, Output};
 pub use pushpin::{Pushpin, PushpinOptions};
 pub use stack::{Db, Stack, StackOptions, TestDatabase};
+pub use viceroy::Viceroy;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::client::Client;
-use crate::{Postgres, Pushpin, PushpinOptions, test_postgres_url, wait_until};
+use crate::{Postgres, Pushpin, PushpinOptions, Viceroy, test_postgres_url, wait_until};
 
 /// Which database the origin uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +83,8 @@ macro_rules! on_both_databases {
 pub struct StackOptions {
     pub replay_page: u32,
     pub poll_timeout_secs: u32,
+    /// Run the edge in Viceroy in front of Pushpin (the production path).
+    pub edge: bool,
 }
 
 impl Default for StackOptions {
@@ -90,12 +92,15 @@ impl Default for StackOptions {
         StackOptions {
             replay_page: 1000,
             poll_timeout_secs: 20,
+            edge: false,
         }
     }
 }
 
 /// A running Pushpin + origin + database. Dropping it stops everything.
 pub struct Stack {
+    /// Declared first: stopped before what it forwards to.
+    pub edge: Option<Viceroy>,
     pub pushpin: Pushpin,
     pub origin_addr: SocketAddr,
     pub database_url: String,
@@ -139,7 +144,14 @@ impl Stack {
         }));
 
         let pushpin = Pushpin::start(pushpin_options).await?;
+        let edge = match options.edge {
+            true => Some(
+                Viceroy::start(origin_addr, pushpin.options().http_port, &session_secret).await?,
+            ),
+            false => None,
+        };
         let stack = Stack {
+            edge,
             pushpin,
             origin_addr,
             database_url,
@@ -160,9 +172,17 @@ impl Stack {
         Ok(stack)
     }
 
-    /// A client that talks to Pushpin's client port, as a browser would.
+    /// A client that talks to the front door: the edge when it runs, else Pushpin's client port.
     pub fn client(&self) -> Client {
-        Client::new(self.pushpin.client_url())
+        Client::new(self.front_url())
+    }
+
+    /// Where users connect: the edge if there is one, else Pushpin.
+    pub fn front_url(&self) -> String {
+        match &self.edge {
+            Some(edge) => edge.url(),
+            None => self.pushpin.client_url(),
+        }
     }
 
     /// A client that talks to the origin directly, bypassing the proxy.

@@ -10,6 +10,9 @@ use anyhow::Context as _;
 
 use crate::cmd;
 
+/// Viceroy, pinned: newer releases may need a newer rustc than this machine's.
+const VICEROY: &str = "0.22.0";
+
 /// Oldest Pushpin the harness can configure (Debian 12 ships 1.36.0).
 const PUSHPIN_MIN: (u32, u32, u32) = (1, 36, 0);
 
@@ -42,7 +45,28 @@ const TOOLS: &[Tool] = &[
         probe: postgresql,
         install: |installer| installer.apt_install("postgresql"),
     },
+    Tool {
+        name: "viceroy",
+        probe: viceroy,
+        // About 11 minutes on 2 cores, once per machine.
+        install: |_| {
+            run(
+                crate::cmd::cargo(["install", "viceroy", "--version", VICEROY, "--locked"])
+                    .current_dir(std::env::temp_dir()),
+            )
+        },
+    },
 ];
+
+fn viceroy() -> Result<String, String> {
+    let version = cmd::output(Command::new("viceroy").arg("--version")).ok_or("not installed")?;
+    // "viceroy 0.22.0"
+    match version.split_whitespace().nth(1) {
+        Some(v) if v == VICEROY => Ok(format!("viceroy {v}")),
+        Some(v) => Err(format!("{v} installed, {VICEROY} wanted")),
+        None => Err(format!("unreadable version {version:?}")),
+    }
+}
 
 /// Makes sure every tool in [`TOOLS`] is present, installing what is not.
 pub fn ensure() -> anyhow::Result<()> {

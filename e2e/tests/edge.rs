@@ -1,0 +1,117 @@
+//! The whole stack as users meet it: clients talk only to the edge (Viceroy running the edge's
+//! wasm), which checks sessions and hands streams to Fanout (Pushpin) in front of the origin.
+
+use anyhow::ensure;
+use e2e::client::{Client, expect_status};
+use e2e::{Db, Stack, StackOptions, on_both_databases};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use shared::api::MessagesResponse;
+
+on_both_databases!(
+    a_post_reaches_every_kind_of_subscriber_through_the_edge,
+    the_edge_turns_away_streams_without_a_valid_session,
+    private_rooms_stay_private_through_the_edge,
+);
+
+async fn edge_stack(db: Db) -> anyhow::Result<(Stack, Client, Client)> {
+    let options = StackOptions {
+        edge: true,
+        ..StackOptions::default()
+    };
+    let stack = Stack::start_with(db, options).await?;
+    let alice = Client::signed_up(stack.front_url(), "alice").await?;
+    let bob = Client::signed_up(stack.front_url(), "bob").await?;
+    Ok((stack, alice, bob))
+}
+
+async fn a_post_reaches_every_kind_of_subscriber_through_the_edge(db: Db) -> anyhow::Result<()> {
+    let (stack, alice, bob) = edge_stack(db).await?;
+    alice.create_room("lobby", false).await?;
+    let earlier = alice.post("lobby", "earlier").await?;
+
+    let mut sse = bob.sse("lobby", Some(0)).await?;
+    ensure!(
+        sse.next_message().await? == earlier,
+        "SSE replays through the edge"
+    );
+    // WebSockets through Viceroy are not covered yet: Pushpin accepts the handoff (101,
+    // subscribed) but the frames of the OPEN answer never reach the client. Under study.
+    let poll = tokio::spawn({
+        let bob = bob.clone();
+        async move { bob.poll("lobby", Some(earlier.seq)).await }
+    });
+    stack.wait_for_holds("Poll", 1).await?;
+
+    let posted = alice.post("lobby", "through the edge").await?;
+    ensure!(sse.next_message().await? == posted);
+    let polled: MessagesResponse = expect_status(poll.await??, StatusCode::OK)
+        .await?
+        .json()
+        .await?;
+    ensure!(polled.messages == vec![posted.clone()]);
+
+    // A reconnect resumes exactly after its Last-Event-ID.
+    let missed = alice.post("lobby", "missed").await?;
+    let mut again = bob.sse("lobby", Some(posted.seq)).await?;
+    ensure!(again.next_message().await? == missed);
+    Ok(())
+}
+
+async fn the_edge_turns_away_streams_without_a_valid_session(db: Db) -> anyhow::Result<()> {
+    let (stack, alice, _bob) = edge_stack(db).await?;
+    alice.create_room("lobby", false).await?;
+    let forged = alice.with_token(Some("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."));
+    let anonymous = alice.with_token(None);
+
+    let before = stack.origin_counter("chat_http_requests_total").await?;
+    for client in [&forged, &anonymous] {
+        for path in [
+            "/api/rooms/lobby/events",
+            "/api/rooms/lobby/poll?after=0",
+            "/api/rooms/lobby/ws",
+        ] {
+            let response = client.request(Method::GET, path).send().await?;
+            ensure!(
+                response.status() == StatusCode::UNAUTHORIZED,
+                "{path}: {}",
+                response.status()
+            );
+            let body: Value = response.json().await?;
+            ensure!(body["error"]["code"] == "unauthenticated", "{body}");
+        }
+    }
+    let after = stack.origin_counter("chat_http_requests_total").await?;
+    // The only origin request in between is the second read of /metrics itself.
+    ensure!(
+        after == before + 1,
+        "the origin saw {} requests",
+        after - before - 1
+    );
+    Ok(())
+}
+
+async fn private_rooms_stay_private_through_the_edge(db: Db) -> anyhow::Result<()> {
+    let (_stack, alice, bob) = edge_stack(db).await?;
+    alice.create_room("secret", true).await?;
+    alice.create_room("other", false).await?;
+    let denied = bob
+        .request(Method::GET, "/api/rooms/secret/events")
+        .send()
+        .await?;
+    ensure!(
+        denied.status() == StatusCode::FORBIDDEN,
+        "the origin's 403 comes back through Fanout"
+    );
+
+    let mut secret = alice.sse("secret", None).await?;
+    let mut other = alice.sse("other", None).await?;
+    let message = alice.post("secret", "members only").await?;
+    ensure!(secret.next_message().await? == message);
+    let for_other = alice.post("other", "elsewhere").await?;
+    ensure!(
+        other.next_message().await? == for_other,
+        "the other room saw only its own"
+    );
+    Ok(())
+}
