@@ -173,6 +173,23 @@ impl Client {
         slug: &str,
         last_event_id: Option<u64>,
     ) -> anyhow::Result<(WsClient, Vec<Message>)> {
+        let mut client = self.ws_connect(slug, last_event_id).await?;
+        let mut replayed = Vec::new();
+        loop {
+            match client.next_event().await? {
+                ServerEvent::Message { message } => replayed.push(message),
+                ServerEvent::Synced { .. } => return Ok((client, replayed)),
+                other => bail!("unexpected event before synced: {other:?}"),
+            }
+        }
+    }
+
+    /// Opens a WebSocket and returns as soon as the handshake is done.
+    pub async fn ws_connect(
+        &self,
+        slug: &str,
+        last_event_id: Option<u64>,
+    ) -> anyhow::Result<WsClient> {
         let mut url = format!(
             "{}/api/rooms/{slug}/ws",
             self.base.replacen("http", "ws", 1)
@@ -189,15 +206,7 @@ impl Client {
         let (socket, _) = tokio_tungstenite::connect_async(request)
             .await
             .context("WebSocket handshake")?;
-        let mut client = WsClient { socket };
-        let mut replayed = Vec::new();
-        loop {
-            match client.next_event().await? {
-                ServerEvent::Message { message } => replayed.push(message),
-                ServerEvent::Synced { .. } => return Ok((client, replayed)),
-                other => bail!("unexpected event before synced: {other:?}"),
-            }
-        }
+        Ok(WsClient { socket })
     }
 
     /// One long-poll request.
