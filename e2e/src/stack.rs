@@ -146,7 +146,13 @@ impl Stack {
         let pushpin = Pushpin::start(pushpin_options).await?;
         let edge = match options.edge {
             true => Some(
-                Viceroy::start(origin_addr, pushpin.options().http_port, &session_secret).await?,
+                Viceroy::start(
+                    crate::free_port(),
+                    origin_addr,
+                    pushpin.options().http_port,
+                    &session_secret,
+                )
+                .await?,
             ),
             false => None,
         };

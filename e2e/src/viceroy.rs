@@ -34,9 +34,10 @@ pub fn edge_wasm() -> anyhow::Result<PathBuf> {
 }
 
 impl Viceroy {
-    /// Serves the edge on a free port, with `origin` as its backend, handing streams off to
+    /// Serves the edge on `port`, with `origin` as its backend, handing streams off to
     /// Pushpin's client port, and `session_secret` in its secret store.
     pub async fn start(
+        port: u16,
         origin: SocketAddr,
         pushpin_port: u16,
         session_secret: &str,
@@ -54,7 +55,6 @@ impl Viceroy {
                  edge_secrets = [{{ key = \"session_secret\", env = \"SESSION_SECRET\" }}]\n"
             ),
         )?;
-        let port = crate::free_port();
         let mut cmd = Command::new("viceroy");
         cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}"), "-C"])
             .arg(&manifest)
@@ -81,6 +81,16 @@ impl Viceroy {
         .await
         .with_context(|| format!("viceroy log:\n{}", viceroy.child.log_tail()))?;
         Ok(viceroy)
+    }
+
+    /// Resolves when Viceroy exits.
+    pub async fn exited(&self) -> std::process::ExitStatus {
+        self.child.exited().await
+    }
+
+    /// Viceroy's log so far, for error messages.
+    pub fn log_tail(&self) -> String {
+        self.child.log_tail()
     }
 
     /// `http://127.0.0.1:{port}`: where clients connect.

@@ -1,8 +1,8 @@
 //! `cargo xtask dev`: the whole chat stack on this machine, until Ctrl-C.
 //!
-//! Start order follows the request path backwards (Pushpin, then the origin behind it; the edge in
-//! front comes next) and each step waits until its process really answers, so the URL printed at
-//! the end works the moment it appears.
+//! Start order follows the request path backwards (Pushpin, the origin behind it, then the edge
+//! in Viceroy in front of both) and each step waits until its process really answers, so the URL
+//! printed at the end works the moment it appears.
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use e2e::{ChildGuard, Output, Pushpin, PushpinOptions};
+use e2e::{ChildGuard, Output, Pushpin, PushpinOptions, Viceroy};
 
 use crate::cmd::{cargo, step, workspace_root};
 use crate::tools;
@@ -28,7 +28,10 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Ports of the local stack (defaults from the project contract).
 #[derive(Debug, clap::Args)]
 pub struct DevArgs {
-    /// Pushpin's client port (where the edge hands off; open it in a browser until the edge runs).
+    /// The edge's port (Viceroy): the one address users need.
+    #[arg(long, env = "EDGE_PORT", default_value_t = 7676)]
+    edge_port: u16,
+    /// Pushpin's client port (where the edge hands off).
     #[arg(long, env = "PUSHPIN_PORT", default_value_t = 7677)]
     pushpin_port: u16,
     /// Pushpin's publish API port (the origin's GRIP_URL).
@@ -42,6 +45,7 @@ pub struct DevArgs {
 /// The running processes. Dropping stops them in field order: the entry point first, so no new
 /// request reaches a process that is already going away.
 struct Stack {
+    edge: Viceroy,
     pushpin: Pushpin,
     origin: ChildGuard,
 }
@@ -50,6 +54,8 @@ impl Stack {
     /// Resolves when any process of the stack exits, saying which.
     async fn any_exited(&self) -> String {
         tokio::select! {
+            status = self.edge.exited() => format!(
+                "Viceroy exited ({status}); last log lines:\n{}", self.edge.log_tail()),
             status = self.pushpin.exited() => format!(
                 "Pushpin exited ({status}); last log lines:\n{}", self.pushpin.log_tail()),
             status = self.origin.exited() => format!("the origin exited ({status})"),
@@ -60,6 +66,19 @@ impl Stack {
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     tools::ensure()?;
     step("build origin", cargo(["build", "-p", "origin"])).await?;
+    step(
+        "build edge",
+        cargo([
+            "build",
+            "-p",
+            "edge",
+            "--profile",
+            "edge",
+            "--target",
+            "wasm32-wasip1",
+        ]),
+    )
+    .await?;
 
     let root = workspace_root();
     let data = root.join("data");
@@ -68,6 +87,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let grip_key = persisted_secret(&data.join("grip_key"))?;
 
     for (port, what, flag) in [
+        (args.edge_port, "the edge's port", "--edge-port"),
         (args.pushpin_port, "Pushpin's client port", "--pushpin-port"),
         (
             args.publish_port,
@@ -99,13 +119,27 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 
     println!("\n==> [origin] starting on {origin_addr}");
     let origin = start_origin(&root, &pushpin, origin_addr, &grip_key, &session_secret)?;
-    let stack = Stack { pushpin, origin };
+    let health = format!("{}/healthz", pushpin.client_url());
+    wait_healthy(&pushpin, &origin, &health).await?;
 
-    let health = format!("{}/healthz", stack.pushpin.client_url());
-    wait_healthy(&stack, &health).await?;
+    println!("\n==> [edge] starting Viceroy on {}", args.edge_port);
+    let edge = Viceroy::start(
+        args.edge_port,
+        origin_addr,
+        args.pushpin_port,
+        &session_secret,
+    )
+    .await
+    .context("step `edge`")?;
+    let stack = Stack {
+        edge,
+        pushpin,
+        origin,
+    };
 
     println!(
-        "\nChat is running: open {}/  (origin http://{origin_addr}, publish {}) — Ctrl-C stops everything",
+        "\nChat is running: open {}/  (Fanout/Pushpin {}, origin http://{origin_addr}, publish {}) — Ctrl-C stops everything",
+        stack.edge.url(),
         stack.pushpin.client_url(),
         stack.pushpin.publish_url(),
     );
@@ -156,18 +190,18 @@ fn start_origin(
 }
 
 /// Waits until `url` (the origin's health check, through Pushpin) answers 200.
-async fn wait_healthy(stack: &Stack, url: &str) -> anyhow::Result<()> {
+async fn wait_healthy(pushpin: &Pushpin, origin: &ChildGuard, url: &str) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(5))
         .build()?;
-    let (http, stack) = (&http, stack);
+    let http = &http;
     e2e::wait_until(
         &format!("{url} to answer 200"),
         READY_TIMEOUT,
         move || async move {
-            stack.origin.ensure_running()?;
-            stack.pushpin.ensure_running()?;
+            origin.ensure_running()?;
+            pushpin.ensure_running()?;
             let ok = http
                 .get(url)
                 .send()
@@ -178,13 +212,13 @@ async fn wait_healthy(stack: &Stack, url: &str) -> anyhow::Result<()> {
     )
     .await
     .map_err(|err| {
-        if stack.origin.status().is_some() {
+        if origin.status().is_some() {
             // The origin's own message (printed above) says why; Pushpin's log would only add 502s.
             anyhow::anyhow!("step `health`: {err:#}")
         } else {
             anyhow::anyhow!(
                 "step `health`: {err:#}\nPushpin's last log lines:\n{}",
-                stack.pushpin.log_tail()
+                pushpin.log_tail()
             )
         }
     })
