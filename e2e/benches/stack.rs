@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use e2e::client::Client;
-use e2e::{Db, Stack, TestDatabase};
+use e2e::{Db, Stack, StackOptions, TestDatabase};
 use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
 
@@ -37,6 +37,9 @@ async fn main() -> anyhow::Result<()> {
             rate / baseline
         );
     }
+
+    println!("\n## the edge hop (Viceroy) vs straight to Pushpin (median of 300 requests)");
+    edge_hop().await?;
 
     println!("\n## replay of 100 missed messages (median of 21 reconnects)");
     for db in [Db::Sqlite, Db::Postgres] {
@@ -191,4 +194,59 @@ async fn seed(url: &str, slug: &str, size: usize) -> anyhow::Result<()> {
     tx.commit().await?;
     pool.close().await;
     Ok(())
+}
+
+/// The same requests through the edge (Viceroy running the release wasm: session check, then
+/// handoff or forward) and straight to Pushpin's client port.
+async fn edge_hop() -> anyhow::Result<()> {
+    let options = StackOptions {
+        edge: true,
+        ..StackOptions::default()
+    };
+    let stack = Stack::start_with(Db::Sqlite, options).await?;
+    let edge = Client::signed_up(stack.front_url(), "owner").await?;
+    edge.create_room("hop", false).await?;
+    let direct = Client::new(stack.pushpin.client_url()).with_token(edge.token());
+    let wasm = e2e::viceroy::edge_wasm()?;
+    println!(
+        "edge wasm (release, stripped): {} bytes",
+        std::fs::metadata(&wasm)?.len()
+    );
+
+    for (what, path) in [
+        ("GET /api/me (forwarded)", "/api/me"),
+        ("SSE handshake (handoff)", "/api/rooms/hop/events"),
+    ] {
+        let via_edge = median_latency(&edge, path).await?;
+        let via_pushpin = median_latency(&direct, path).await?;
+        println!(
+            "{what:<26} edge {:.2} ms, Pushpin {:.2} ms: the edge adds {:.2} ms ({:.2}×)",
+            ms(via_edge),
+            ms(via_pushpin),
+            ms(via_edge.saturating_sub(via_pushpin)),
+            via_edge.as_secs_f64() / via_pushpin.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// Median time to the response headers of `GET path`, over 300 requests after 20 warm-ups.
+async fn median_latency(client: &Client, path: &str) -> anyhow::Result<Duration> {
+    let mut times = Vec::new();
+    for i in 0..320 {
+        let start = Instant::now();
+        let response = client.request(reqwest::Method::GET, path).send().await?;
+        let elapsed = start.elapsed();
+        ensure!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        drop(response);
+        if i >= 20 {
+            times.push(elapsed);
+        }
+    }
+    times.sort();
+    Ok(times[times.len() / 2])
 }
