@@ -6,11 +6,13 @@
 use anyhow::Context as _;
 use e2e::postgres::{ADMIN_URL_ENV, Postgres};
 
-use crate::cmd::{cargo, step};
+use crate::cmd::{build_edge, cargo, step};
 use crate::tools;
 
 pub async fn run() -> anyhow::Result<()> {
     tools::ensure()?;
+    // The edge-hop benchmark runs the release wasm in Viceroy.
+    step("build edge wasm", build_edge()).await?;
     let cluster = Postgres::start()
         .await
         .context("step `postgres`: start the benchmark cluster")?;

@@ -28,6 +28,20 @@ where
     cmd
 }
 
+/// Builds the edge's wasm where Viceroy and the tests look for it
+/// (`target/wasm32-wasip1/edge/edge.wasm`).
+pub fn build_edge() -> Command {
+    cargo([
+        "build",
+        "-p",
+        "edge",
+        "--profile",
+        "edge",
+        "--target",
+        "wasm32-wasip1",
+    ])
+}
+
 /// Runs one named step with inherited output; fails naming the step and the command.
 pub async fn step(name: &str, cmd: Command) -> anyhow::Result<()> {
     let shown = show(&cmd);

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use e2e::{ChildGuard, Output, Pushpin, PushpinOptions, Viceroy};
 
-use crate::cmd::{cargo, step, workspace_root};
+use crate::cmd::{build_edge, cargo, step, workspace_root};
 use crate::tools;
 
 /// The issuer Pushpin puts into `Grip-Sig`, and the origin expects.
@@ -66,19 +66,7 @@ impl Stack {
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     tools::ensure()?;
     step("build origin", cargo(["build", "-p", "origin"])).await?;
-    step(
-        "build edge",
-        cargo([
-            "build",
-            "-p",
-            "edge",
-            "--profile",
-            "edge",
-            "--target",
-            "wasm32-wasip1",
-        ]),
-    )
-    .await?;
+    step("build edge", build_edge()).await?;
 
     let root = workspace_root();
     let data = root.join("data");

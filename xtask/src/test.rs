@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use e2e::postgres::{ADMIN_URL_ENV, Postgres};
 
-use crate::cmd::{cargo, step};
+use crate::cmd::{build_edge, cargo, step};
 use crate::tools;
 
 pub async fn run() -> anyhow::Result<()> {
@@ -53,19 +53,7 @@ pub async fn run() -> anyhow::Result<()> {
         ]),
     )
     .await?;
-    step(
-        "build edge wasm",
-        cargo([
-            "build",
-            "-p",
-            "edge",
-            "--profile",
-            "edge",
-            "--target",
-            "wasm32-wasip1",
-        ]),
-    )
-    .await?;
+    step("build edge wasm", build_edge()).await?;
 
     println!("\n==> [postgres] starting one PostgreSQL cluster for all tests");
     let started = Instant::now();
