@@ -32,6 +32,7 @@ use crate::grip::ViaGrip;
 use crate::metrics::Transport;
 use crate::post::post_message;
 use crate::replay::{parse_cursor, replay};
+use crate::store::RoomRow;
 
 /// Close code for a connection whose session is no longer valid (4000–4999 are the app's).
 const CLOSE_UNAUTHENTICATED: u16 = 4401;
@@ -53,7 +54,7 @@ pub async fn ws(
             WsEvent::Open => {
                 // An error here answers the handshake with its status: 401, 403 or 404.
                 let user = user.as_ref().map_err(|_| ApiError::Unauthenticated)?;
-                access::readable_room(&state, &slug, user).await?;
+                let room = access::readable_room(&state, &slug, user).await?;
                 let cursor = query
                     .last_event_id
                     .as_deref()
@@ -63,7 +64,7 @@ pub async fn ws(
                 state.metrics.hold(Transport::Ws);
                 out.push(WsEvent::Open);
                 out.push(wsoh::subscribe(&room_channel(&slug)));
-                replay_into(&state, &slug, cursor, &mut out).await?;
+                replay_into(&state, &room, cursor, &mut out).await?;
             }
             WsEvent::Text(text) => match &user {
                 Ok(user) => command(&state, &slug, user, &text, &mut out).await?,
@@ -120,8 +121,8 @@ async fn command(
                 }));
             }
             ClientCommand::Resume { after } => {
-                access::readable_room(state, slug, user).await?;
-                replay_into(state, slug, Some(after), out).await?;
+                let room = access::readable_room(state, slug, user).await?;
+                replay_into(state, &room, Some(after), out).await?;
             }
         }
         Ok::<_, ApiError>(())
@@ -141,12 +142,11 @@ async fn command(
 /// (a replay longer than one page) resumes again.
 async fn replay_into(
     state: &AppState,
-    slug: &str,
+    room: &RoomRow,
     cursor: Option<u64>,
     out: &mut Vec<WsEvent>,
 ) -> ApiResult<()> {
-    let room = access::room(state, slug).await?;
-    let replay = replay(state, &room, cursor, state.replay_page).await?;
+    let replay = replay(state, room, cursor, state.replay_page).await?;
     if replay.reset {
         out.push(text_event(&ServerEvent::Reset {
             last_seq: replay.position,
