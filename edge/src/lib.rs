@@ -6,12 +6,15 @@
 //!                 └─ anything else ─▶ forwarded to the origin backend
 //! ```
 //!
-//! This file is the decision, plain Rust tested on the host; `main.rs` is the thin Compute glue
-//! that reads the request, asks [`decide`], and acts. The session rules (cookie or Bearer,
+//! This file is the decision, plain Rust tested on the host; `compute` is the thin Compute glue
+//! that prepares the request, asks [`decide`], and acts (tested inside Viceroy). The session rules (cookie or Bearer,
 //! HS256, expiry) are `shared::session`'s, the same the origin applies.
 
 use shared::api::ErrorBody;
 use shared::session::{SessionKeys, token_from};
+
+#[cfg(target_arch = "wasm32")]
+pub mod compute;
 
 /// What the edge does with a request.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,0 +1,177 @@
+//! The Compute glue: turns [`crate::decide`]'s answer into Compute calls. Only built for wasm32;
+//! its tests run inside Viceroy as the cargo test runner (see `cargo xtask test`), because
+//! requests, responses and secret stores exist only in the Compute runtime.
+
+use std::net::IpAddr;
+
+use fastly::http::StatusCode;
+use fastly::{Request, Response};
+use shared::api::ErrorBody;
+use shared::session::SessionKeys;
+
+use crate::{Decision, EDGE_ONLY_HEADERS, decide};
+
+/// The backend both paths lead to: Fanout's route to the origin, and the origin itself.
+pub const ORIGIN: &str = "origin";
+
+/// Where the session secret comes from: the Compute secret store (fastly.toml's
+/// `[local_server.secret_stores]` when run locally), never the code.
+pub const SECRET_STORE: &str = "edge_secrets";
+pub const SECRET_KEY: &str = "session_secret";
+
+/// Handles the client's request from start to end.
+pub fn serve(mut request: Request) {
+    let client_ip = request.get_client_ip_addr();
+    prepare(&mut request, client_ip);
+    let keys = session_keys();
+    let decision = decide(
+        request.get_path(),
+        request.get_header_str("cookie"),
+        request.get_header_str("authorization"),
+        keys.as_ref(),
+    );
+    match decision {
+        Decision::Handoff => {
+            // Fanout takes the connection from here; no response may be sent after this.
+            if let Err(err) = request.handoff_fanout(ORIGIN) {
+                bad_gateway(&format!("Fanout is not available: {err}")).send_to_client();
+            }
+        }
+        Decision::Forward => forward(request).send_to_client(),
+        Decision::Reject { status, body } => rejection(status, body).send_to_client(),
+    }
+}
+
+/// Removes what only the edge may say and says it afresh: who the client is, over which
+/// scheme, to which host.
+pub fn prepare(request: &mut Request, client_ip: Option<IpAddr>) {
+    for name in EDGE_ONLY_HEADERS {
+        request.remove_header(*name);
+    }
+    if let Some(ip) = client_ip {
+        request.set_header("x-forwarded-for", ip.to_string());
+    }
+    let proto = request.get_url().scheme().to_owned();
+    request.set_header("x-forwarded-proto", proto);
+    if let Some(host) = request.get_header_str("host").map(str::to_owned) {
+        request.set_header("x-forwarded-host", host);
+    }
+}
+
+/// Sends a plain request to the origin; an unreachable origin is a 502 with a JSON body.
+pub fn forward(request: Request) -> Response {
+    request
+        .send(ORIGIN)
+        .unwrap_or_else(|err| bad_gateway(&format!("the origin is unreachable: {err}")))
+}
+
+/// The keys from the secret store, if it holds a non-empty secret (Viceroy turns an unset
+/// `env` source into "").
+pub fn session_keys() -> Option<SessionKeys> {
+    let store = fastly::SecretStore::open(SECRET_STORE).ok()?;
+    let secret = store.try_get(SECRET_KEY).ok()??;
+    let bytes = secret.try_plaintext().ok()?;
+    (!bytes.is_empty()).then(|| SessionKeys::new(&bytes))
+}
+
+/// The edge's own answer (401, 503), never cached.
+pub fn rejection(status: u16, body: String) -> Response {
+    Response::from_status(StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED))
+        .with_content_type(fastly::mime::APPLICATION_JSON)
+        .with_header("cache-control", "no-store")
+        .with_body(body)
+}
+
+fn bad_gateway(message: &str) -> Response {
+    let body = ErrorBody::new("bad_gateway", message);
+    Response::from_status(StatusCode::BAD_GATEWAY)
+        .with_content_type(fastly::mime::APPLICATION_JSON)
+        .with_header("cache-control", "no-store")
+        .with_body(serde_json::to_string(&body).expect("serialises"))
+}
+
+/// Run by `cargo xtask test` with `viceroy run -C edge/fastly.test.toml` as the runner: the
+/// manifest's secret store holds [`tests::SECRET`] and its origin is a closed port.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::api::User;
+
+    /// Must match `edge/fastly.test.toml`.
+    const SECRET: &[u8] = b"viceroy-test-secret-of-32-bytes!";
+
+    fn body_of(mut response: Response) -> ErrorBody {
+        serde_json::from_str(&response.take_body_str()).expect("a JSON error body")
+    }
+
+    #[test]
+    fn client_copies_of_edge_only_headers_are_replaced() {
+        let mut request = Request::get("http://chat.example/api/me")
+            .with_header("grip-sig", "forged")
+            .with_header("grip-last", "room-lobby; last-id=9")
+            .with_header("pushpin-route", "elsewhere")
+            .with_header("x-forwarded-for", "6.6.6.6")
+            .with_header("x-forwarded-host", "evil.example")
+            .with_header("host", "chat.example")
+            .with_header("cookie", "session=kept");
+        prepare(&mut request, Some("192.0.2.7".parse().unwrap()));
+        for name in ["grip-sig", "grip-last", "pushpin-route"] {
+            assert_eq!(request.get_header_str(name), None, "{name}");
+        }
+        assert_eq!(request.get_header_str("x-forwarded-for"), Some("192.0.2.7"));
+        assert_eq!(
+            request.get_header_str("x-forwarded-host"),
+            Some("chat.example")
+        );
+        assert_eq!(request.get_header_str("x-forwarded-proto"), Some("http"));
+        assert_eq!(request.get_header_str("cookie"), Some("session=kept"));
+    }
+
+    #[test]
+    fn the_secret_store_holds_the_keys_that_verify_the_origins_tokens() {
+        let keys = session_keys().expect("edge_secrets/session_secret from fastly.test.toml");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let user = User {
+            id: uuid::Uuid::from_u128(7),
+            name: "ann".into(),
+        };
+        let fresh = SessionKeys::new(SECRET).issue(&user, now).unwrap();
+        assert_eq!(
+            keys.verify(&fresh).map(|claims| claims.name),
+            Some("ann".into())
+        );
+        // Expiry is judged by the runtime's clock.
+        let stale = SessionKeys::new(SECRET)
+            .issue(&user, now - 30 * 24 * 3600)
+            .unwrap();
+        assert!(keys.verify(&stale).is_none());
+    }
+
+    #[test]
+    fn rejections_are_uncached_json() {
+        let Decision::Reject { status, body } = decide("/api/rooms/lobby/events", None, None, None)
+        else {
+            panic!("no secret must refuse streams");
+        };
+        let response = rejection(status, body);
+        assert_eq!(response.get_status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.get_header_str("cache-control"), Some("no-store"));
+        assert_eq!(
+            response
+                .get_content_type()
+                .map(|mime| mime.essence_str().to_owned()),
+            Some("application/json".into())
+        );
+        assert_eq!(body_of(response).error.code, "unavailable");
+    }
+
+    #[test]
+    fn an_unreachable_origin_is_a_502_with_a_json_body() {
+        let response = forward(Request::get("http://chat.example/api/me"));
+        assert_eq!(response.get_status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(body_of(response).error.code, "bad_gateway");
+    }
+}
