@@ -192,6 +192,9 @@ async fn seed(url: &str, slug: &str, size: usize) -> anyhow::Result<()> {
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    // A bulk insert leaves the planner's statistics stale (Postgres autovacuum catches up
+    // later, maybe mid-measurement): refresh them now, as a real deployment would have them.
+    sqlx::query("ANALYZE").execute(&pool).await?;
     pool.close().await;
     Ok(())
 }

@@ -6,13 +6,27 @@
 use anyhow::Context as _;
 use e2e::postgres::{ADMIN_URL_ENV, Postgres};
 
-use crate::cmd::{build_edge, cargo, step};
+use crate::cmd::{build_edge, cargo, in_viceroy, step};
 use crate::tools;
 
 pub async fn run() -> anyhow::Result<()> {
     tools::ensure()?;
     // The edge-hop benchmark runs the release wasm in Viceroy.
     step("build edge wasm", build_edge()).await?;
+    // The edge's own CPU time per request, measured inside Viceroy.
+    step(
+        "bench edge CPU",
+        in_viceroy(cargo([
+            "bench",
+            "-p",
+            "edge",
+            "--bench",
+            "edge_cpu",
+            "--target",
+            "wasm32-wasip1",
+        ])),
+    )
+    .await?;
     let cluster = Postgres::start()
         .await
         .context("step `postgres`: start the benchmark cluster")?;

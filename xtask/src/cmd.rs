@@ -42,6 +42,18 @@ pub fn build_edge() -> Command {
     ])
 }
 
+/// Makes `cargo test|bench --target wasm32-wasip1` run its wasm binaries inside Viceroy (the
+/// Compute runtime; Fastly's documented way to test Compute code), with the test manifest
+/// `edge/fastly.test.toml` (a known session secret, an origin nobody listens on).
+pub fn in_viceroy(mut cmd: Command) -> Command {
+    let manifest = workspace_root().join("edge/fastly.test.toml");
+    cmd.env(
+        "CARGO_TARGET_WASM32_WASIP1_RUNNER",
+        format!("viceroy run -C {} --", manifest.display()),
+    );
+    cmd
+}
+
 /// Runs one named step with inherited output; fails naming the step and the command.
 pub async fn step(name: &str, cmd: Command) -> anyhow::Result<()> {
     let shown = show(&cmd);

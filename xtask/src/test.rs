@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use e2e::postgres::{ADMIN_URL_ENV, Postgres};
 
-use crate::cmd::{build_edge, cargo, step};
+use crate::cmd::{build_edge, cargo, in_viceroy, step};
 use crate::tools;
 
 pub async fn run() -> anyhow::Result<()> {
@@ -67,14 +67,8 @@ pub async fn run() -> anyhow::Result<()> {
         started.elapsed()
     );
 
-    // The edge's Compute glue is tested where it runs: its wasm test binary inside Viceroy
-    // (Fastly's documented way), with a manifest holding a known secret.
-    let manifest = std::env::current_dir()?.join("edge/fastly.test.toml");
-    let mut edge_tests = cargo(["test", "-p", "edge", "--target", "wasm32-wasip1"]);
-    edge_tests.env(
-        "CARGO_TARGET_WASM32_WASIP1_RUNNER",
-        format!("viceroy run -C {} --", manifest.display()),
-    );
+    // The edge's Compute glue is tested where it runs: its wasm test binary inside Viceroy.
+    let edge_tests = in_viceroy(cargo(["test", "-p", "edge", "--target", "wasm32-wasip1"]));
     let mut tests = cargo(["test", "--workspace"]);
     tests.env(ADMIN_URL_ENV, cluster.admin_url());
     let result = run_tests([edge_tests, tests]).await;
