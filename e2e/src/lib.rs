@@ -8,12 +8,14 @@
 //! - [`process`] owns a child process: its own process group, a log file, and a clean stop.
 //! - [`pushpin`] generates a Pushpin config (1.36 from Debian or >= 1.40) and runs it.
 //! - [`postgres`] runs a private PostgreSQL cluster and hands out fresh databases.
+//! - [`viceroy`] runs the edge's wasm; [`browser`] runs headless Chromium through chromedriver.
 //! - [`stack`] puts them together: Pushpin in front of the origin (run in-process on a real port),
 //!   on SQLite or Postgres; [`client`] talks to it as the frontend does (JSON, SSE, WebSocket, long-poll).
 //!
 //! `cargo xtask test` also uses this crate: it starts one PostgreSQL cluster for the whole run and
 //! tells the tests about it through `E2E_POSTGRES_ADMIN_URL`.
 
+pub mod browser;
 pub mod client;
 pub mod ports;
 pub mod postgres;

@@ -85,6 +85,8 @@ pub struct StackOptions {
     pub poll_timeout_secs: u32,
     /// Run the edge in Viceroy in front of Pushpin (the production path).
     pub edge: bool,
+    /// Serve the built browser app (see [`crate::browser::frontend_dist`]).
+    pub frontend_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for StackOptions {
@@ -93,6 +95,7 @@ impl Default for StackOptions {
             replay_page: 1000,
             poll_timeout_secs: 20,
             edge: false,
+            frontend_dir: None,
         }
     }
 }
@@ -137,6 +140,7 @@ impl Stack {
             bind_addr: origin_addr,
             poll_timeout: Duration::from_secs(u64::from(options.poll_timeout_secs)),
             replay_page: options.replay_page,
+            frontend_dir: options.frontend_dir.clone(),
         };
         let (shutdown, stop) = oneshot::channel::<()>();
         let origin = tokio::spawn(origin::run(listener, config, async {

@@ -61,7 +61,10 @@ fn main() {
     let stream = median("/api/rooms/lobby/events", edge::Decision::Handoff);
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     println!("## edge CPU per request inside Viceroy (median of {ROUNDS})");
-    println!("forwarded API request (baseline):          {:>7.1} µs", us(forward));
+    println!(
+        "forwarded API request (baseline):          {:>7.1} µs",
+        us(forward)
+    );
     println!(
         "stream request, session verified (HS256):  {:>7.1} µs  ({:.1}× baseline)",
         us(stream),

@@ -40,8 +40,8 @@ pub struct AppState {
     pub replay_page: u32,
 }
 
-/// Every route of the origin.
-pub fn router(state: AppState) -> Router {
+/// Every route of the origin; with `frontend`, the browser app is served for all other paths.
+pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
     let api = Router::new()
         .route("/auth/register", post(routes::auth::register))
         .route("/auth/login", post(routes::auth::login))
@@ -63,13 +63,19 @@ pub fn router(state: AppState) -> Router {
             // `any`: a client that tries a plain WebSocket upgrade here is told it must come
             // through the proxy, rather than getting a bare 405.
             any(stream::ws::ws).layer(DefaultBodyLimit::max(MAX_WS_EVENTS_BYTES)),
-        );
+        )
+        // Unknown API paths stay JSON errors even when the app is served for everything else.
+        .fallback(|| async { ApiError::NoRoute });
 
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
-        .nest("/api", api)
-        .fallback(|| async { ApiError::NoRoute })
+        .nest("/api", api);
+    let router = match frontend {
+        Some(dir) => router.merge(crate::frontend::routes(dir)),
+        None => router.fallback(|| async { ApiError::NoRoute }),
+    };
+    router
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(CatchPanicLayer::custom(|_| {

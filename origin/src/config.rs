@@ -51,6 +51,11 @@ pub struct Args {
     /// Most messages one stream response replays; the rest follows through a next link.
     #[arg(long, env = "REPLAY_PAGE", default_value_t = 1000)]
     pub replay_page: u32,
+
+    /// The built browser app (`trunk build` output, e.g. `frontend/dist`), served at `/` with
+    /// every unknown non-API path answered by its `index.html`. Unset: API only.
+    #[arg(long, env = "FRONTEND_DIR")]
+    pub frontend_dir: Option<std::path::PathBuf>,
 }
 
 /// A configuration problem, worded as what to set.
@@ -72,6 +77,10 @@ pub enum ConfigError {
     ReplayPage,
     #[error("POLL_TIMEOUT_SECS must be between 1 and 3600")]
     PollTimeout,
+    #[error(
+        "FRONTEND_DIR {0:?} has no index.html: build the app with `cargo xtask dev` (or `trunk build --release` in frontend/), or unset FRONTEND_DIR"
+    )]
+    FrontendDir(std::path::PathBuf),
 }
 
 /// Checked settings; everything the origin needs to start.
@@ -83,6 +92,8 @@ pub struct Config {
     pub bind_addr: SocketAddr,
     pub poll_timeout: Duration,
     pub replay_page: u32,
+    /// The browser app's files, checked to hold an `index.html`.
+    pub frontend_dir: Option<std::path::PathBuf>,
 }
 
 /// Where to publish and how to check that a request came through the GRIP proxy.
@@ -121,6 +132,11 @@ impl Config {
         if !(1..=3600).contains(&args.poll_timeout_secs) {
             return Err(ConfigError::PollTimeout);
         }
+        if let Some(dir) = &args.frontend_dir
+            && !dir.join("index.html").is_file()
+        {
+            return Err(ConfigError::FrontendDir(dir.clone()));
+        }
         let grip = GripConfig::parse(
             &args.grip_url,
             args.grip_verify_key.as_deref(),
@@ -133,6 +149,7 @@ impl Config {
             bind_addr: args.bind_addr,
             poll_timeout: Duration::from_secs(u64::from(args.poll_timeout_secs)),
             replay_page: args.replay_page,
+            frontend_dir: args.frontend_dir,
         })
     }
 }

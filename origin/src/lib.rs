@@ -21,7 +21,7 @@
 //! - [`auth`]: passwords and session tokens; [`access`]: who may see a room; [`grip`]: proof a
 //!   request came through the proxy; [`capability`]: the proxy's authority to fetch next links.
 //! - [`error`]: every failure and its HTTP answer; [`extract`]: extractors that fail with it.
-//! - [`metrics`]: counters at `GET /metrics`.
+//! - [`metrics`]: counters at `GET /metrics`; [`frontend`]: the browser app's files.
 
 pub mod access;
 pub mod app;
@@ -30,6 +30,7 @@ pub mod capability;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod frontend;
 pub mod grip;
 pub mod metrics;
 pub mod post;
@@ -75,7 +76,7 @@ pub async fn run(
         replay_page: config.replay_page,
     };
     tracing::info!(addr = %listener.local_addr()?, backend = ?store.backend(), "origin listening");
-    axum::serve(listener, app::router(state))
+    axum::serve(listener, app::router(state, config.frontend_dir.as_deref()))
         .with_graceful_shutdown(shutdown)
         .await?;
     // The router (and with it the last publisher handle) is gone: the task drains and ends.

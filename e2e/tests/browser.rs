@@ -1,0 +1,261 @@
+//! The browser app in real Chromium, through the whole stack (edge in Viceroy → Pushpin →
+//! origin): two people chat, one switches transport, Fanout goes away and comes back, and
+//! nothing is lost, repeated or reordered. Screenshots of the main screens are saved to
+//! `target/e2e-artifacts/`.
+//!
+//! Needs the built app (`frontend/dist`) and the edge wasm; `cargo xtask test` builds both.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use e2e::browser::{Browser, Session, artifacts_dir, frontend_dist};
+use e2e::{Db, Stack, StackOptions, wait_until};
+use fantoccini::{Client, Locator};
+
+/// Long enough for a reconnect with backoff after an outage, on a busy 2-core machine.
+const WAIT: Duration = Duration::from_secs(30);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_people_chat_across_transports_and_an_outage() -> anyhow::Result<()> {
+    let options = StackOptions {
+        edge: true,
+        frontend_dir: Some(frontend_dist()?),
+        ..StackOptions::default()
+    };
+    let mut stack = Stack::start_with(Db::Sqlite, options).await?;
+    let url = stack.front_url();
+    let browser = Browser::start().await?;
+    let ann = browser.session(1280, 800).await?;
+    let bob = browser.session(390, 844).await?; // a phone-sized screen
+    let result = scenario(&mut stack, &url, &ann, &bob).await;
+    if result.is_err() {
+        // Leave what each person saw, for the failure report.
+        for (who, session) in [("ann", &ann), ("bob", &bob)] {
+            let _ = shot(session, &format!("failure-{who}")).await;
+            let html = session.client.source().await.unwrap_or_default();
+            let _ = std::fs::write(artifacts_dir()?.join(format!("failure-{who}.html")), html);
+        }
+    }
+    ann.client.clone().close().await?;
+    bob.client.clone().close().await?;
+    result
+}
+
+async fn scenario(
+    stack: &mut Stack,
+    url: &str,
+    ann: &Session,
+    bob: &Session,
+) -> anyhow::Result<()> {
+    let url = url.to_owned();
+    sign_up(&ann.client, &url, "ann").await?;
+    shot(ann, "1-rooms-empty").await?;
+    create_room(&ann.client, "lobby", "The Lobby").await?;
+    sign_up(&bob.client, &url, "bob").await?;
+    shot(bob, "2-rooms-list-phone").await?;
+    bob.client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#rooms a[href='/rooms/lobby']"))
+        .await?
+        .click()
+        .await?;
+    wait_live(&bob.client).await?;
+
+    // Ann sends over the default transport (EventSource); Bob sees it, Ann sees it once.
+    send(&ann.client, "hello from ann").await?;
+    wait_bodies(&bob.client, &["hello from ann"]).await?;
+    wait_bodies(&ann.client, &["hello from ann"]).await?;
+
+    // Text stays text.
+    send(&ann.client, "<b>not bold</b>").await?;
+    wait_bodies(&bob.client, &["hello from ann", "<b>not bold</b>"]).await?;
+    let injected: i64 = number(
+        &bob.client,
+        "return document.querySelectorAll('#messages b').length",
+    )
+    .await?;
+    assert_eq!(injected, 0, "a message body was rendered as HTML");
+
+    // Bob switches to WebSocket; the switch is remembered across a reload below.
+    choose_transport(&bob.client, "ws").await?;
+    wait_live(&bob.client).await?;
+    send(&ann.client, "over the websocket").await?;
+    let so_far = ["hello from ann", "<b>not bold</b>", "over the websocket"];
+    wait_bodies(&bob.client, &so_far).await?;
+    shot(bob, "3-room-websocket-phone").await?;
+
+    // Fanout goes away: Bob's stream is cut. Ann's posts still reach the origin (the edge
+    // forwards them straight to it) and wait there.
+    stack.pushpin.stop();
+    wait_status(&bob.client, "reconnecting").await?;
+    for body in ["one", "two", "three"] {
+        send(&ann.client, body).await?;
+    }
+    wait_until("Ann's three posts stored", WAIT, || async {
+        let stored = number(
+            &ann.client,
+            "return document.querySelectorAll('#messages li.pending').length",
+        )
+        .await?;
+        let failed = number(
+            &ann.client,
+            "return [...document.querySelectorAll('#messages li.pending .state')].filter(e => e.textContent.startsWith('not sent')).length",
+        )
+        .await?;
+        anyhow::ensure!(failed == 0, "a post failed while only Fanout was down");
+        Ok(stored == 3)
+    })
+    .await?;
+    shot(bob, "4-room-reconnecting-phone").await?;
+
+    // Fanout is back: Bob recovers all three, once, in order.
+    stack.pushpin.restart().await?;
+    let all = [
+        "hello from ann",
+        "<b>not bold</b>",
+        "over the websocket",
+        "one",
+        "two",
+        "three",
+    ];
+    wait_bodies(&bob.client, &all).await?;
+    wait_bodies(&ann.client, &all).await?;
+    wait_live(&bob.client).await?;
+    shot(ann, "5-room-after-outage").await?;
+
+    // A reload shows the history, and the transport choice survived it.
+    bob.client.refresh().await?;
+    wait_bodies(&bob.client, &all).await?;
+    let transport: String = string(
+        &bob.client,
+        "return document.getElementById('transport').value",
+    )
+    .await?;
+    assert_eq!(transport, "ws");
+    wait_live(&bob.client).await?;
+
+    // And the stream still works after the reload.
+    send(&bob.client, "back after a reload").await?;
+    let mut with_reply = all.to_vec();
+    with_reply.push("back after a reload");
+    wait_bodies(&ann.client, &with_reply).await?;
+    shot(bob, "6-room-after-reload-phone").await?;
+    Ok(())
+}
+
+async fn sign_up(client: &Client, url: &str, name: &str) -> anyhow::Result<()> {
+    client.goto(url).await?;
+    let form = client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("name"))
+        .await?;
+    form.send_keys(name).await?;
+    client
+        .find(Locator::Id("password"))
+        .await?
+        .send_keys("correct horse battery")
+        .await?;
+    client.find(Locator::Id("sign-up")).await?.click().await?;
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("sign-out"))
+        .await
+        .with_context(|| format!("{name} signed up"))?;
+    Ok(())
+}
+
+async fn create_room(client: &Client, slug: &str, title: &str) -> anyhow::Result<()> {
+    client
+        .find(Locator::Id("room-title"))
+        .await?
+        .send_keys(title)
+        .await?;
+    client
+        .find(Locator::Id("room-slug"))
+        .await?
+        .send_keys(slug)
+        .await?;
+    client
+        .find(Locator::Css("#new-room button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_live(client).await
+}
+
+async fn send(client: &Client, body: &str) -> anyhow::Result<()> {
+    let composer = client.find(Locator::Id("composer")).await?;
+    composer.send_keys(body).await?;
+    // Enter sends.
+    composer.send_keys("\u{E007}").await?;
+    Ok(())
+}
+
+async fn choose_transport(client: &Client, key: &str) -> anyhow::Result<()> {
+    client
+        .find(Locator::Css(&format!("#transport option[value='{key}']")))
+        .await?
+        .click()
+        .await?;
+    Ok(())
+}
+
+async fn wait_live(client: &Client) -> anyhow::Result<()> {
+    wait_status(client, "live").await
+}
+
+async fn wait_status(client: &Client, status: &str) -> anyhow::Result<()> {
+    let selector = format!("#status[data-status='{status}']");
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&selector))
+        .await
+        .with_context(|| format!("waiting for {selector}"))?;
+    Ok(())
+}
+
+/// Waits until the delivered (not pending) messages are exactly `expected`, in this order,
+/// with strictly increasing seqs. Fails at once on a repeat.
+async fn wait_bodies(client: &Client, expected: &[&str]) -> anyhow::Result<()> {
+    let script = "return [...document.querySelectorAll('#messages li.message:not(.pending)')]
+        .map(e => [Number(e.dataset.seq), e.querySelector('.body').textContent])";
+    let result = wait_until(&format!("messages {expected:?}"), WAIT, || async {
+        let value = client.execute(script, vec![]).await?;
+        let shown: Vec<(u64, String)> = serde_json::from_value(value)?;
+        let seqs: Vec<u64> = shown.iter().map(|(seq, _)| *seq).collect();
+        anyhow::ensure!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "messages shown out of order or twice: {shown:?}"
+        );
+        let bodies: Vec<&str> = shown.iter().map(|(_, body)| body.as_str()).collect();
+        anyhow::ensure!(
+            expected.starts_with(&bodies),
+            "unexpected messages shown: {bodies:?}, expected {expected:?}"
+        );
+        Ok(bodies == expected)
+    })
+    .await;
+    result
+}
+
+async fn number(client: &Client, script: &str) -> anyhow::Result<i64> {
+    let value = client.execute(script, vec![]).await?;
+    value
+        .as_i64()
+        .ok_or_else(|| anyhow::anyhow!("{script} gave {value}"))
+}
+
+async fn string(client: &Client, script: &str) -> anyhow::Result<String> {
+    let value = client.execute(script, vec![]).await?;
+    Ok(value.as_str().unwrap_or_default().to_owned())
+}
+
+async fn shot(session: &Session, name: &str) -> anyhow::Result<()> {
+    let png = session.client.screenshot().await?;
+    std::fs::write(artifacts_dir()?.join(format!("{name}.png")), png)?;
+    Ok(())
+}

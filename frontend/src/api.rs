@@ -1,0 +1,140 @@
+//! Typed calls to the origin's JSON API: one function per endpoint, bodies and answers from
+//! `shared::api`, every failure turned into an [`ApiError`] a page can show as it is.
+
+use gloo_net::http::{Request, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use shared::api::{
+    AddMember, CreateRoom, Credentials, ErrorBody, LoginResponse, MessageResponse,
+    MessagesResponse, PostMessage, Room, RoomResponse, RoomsResponse, User, UserResponse,
+};
+use shared::message::Message;
+
+/// Why a call failed, worded for the person at the keyboard.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// The origin answered with an error body (`{"error":{code,message}}`).
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// No answer (offline, the edge is down) or an answer that is not ours.
+    Network(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Refused { status, .. } => Some(*status),
+            ApiError::Network(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiError::Refused { message, .. } => f.write_str(message),
+            ApiError::Network(why) => write!(f, "cannot reach the server ({why})"),
+        }
+    }
+}
+
+impl From<gloo_net::Error> for ApiError {
+    fn from(err: gloo_net::Error) -> Self {
+        ApiError::Network(err.to_string())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Reads a 2xx answer as `T`, anything else as the error body it carries.
+async fn read<T: DeserializeOwned>(response: Response) -> ApiResult<T> {
+    if response.ok() {
+        return Ok(response.json().await?);
+    }
+    let status = response.status();
+    match response.json::<ErrorBody>().await {
+        Ok(body) => Err(ApiError::Refused {
+            status,
+            code: body.error.code,
+            message: body.error.message,
+        }),
+        Err(_) => Err(ApiError::Network(format!("HTTP {status}"))),
+    }
+}
+
+/// A 2xx answer without a body we need.
+async fn done(response: Response) -> ApiResult<()> {
+    if response.ok() {
+        return Ok(());
+    }
+    read::<serde_json::Value>(response).await.map(drop)
+}
+
+async fn post<B: Serialize>(url: &str, body: &B) -> ApiResult<Response> {
+    Ok(Request::post(url).json(body)?.send().await?)
+}
+
+pub async fn register(credentials: &Credentials) -> ApiResult<User> {
+    let answer: UserResponse = read(post("/api/auth/register", credentials).await?).await?;
+    Ok(answer.user)
+}
+
+pub async fn login(credentials: &Credentials) -> ApiResult<User> {
+    let answer: LoginResponse = read(post("/api/auth/login", credentials).await?).await?;
+    Ok(answer.user)
+}
+
+pub async fn logout() -> ApiResult<()> {
+    done(Request::post("/api/auth/logout").send().await?).await
+}
+
+/// The signed-in user, or `None` when there is no valid session.
+pub async fn me() -> ApiResult<Option<User>> {
+    match read::<UserResponse>(Request::get("/api/me").send().await?).await {
+        Ok(answer) => Ok(Some(answer.user)),
+        Err(err) if err.status() == Some(401) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+pub async fn rooms() -> ApiResult<Vec<Room>> {
+    let answer: RoomsResponse = read(Request::get("/api/rooms").send().await?).await?;
+    Ok(answer.rooms)
+}
+
+pub async fn create_room(room: &CreateRoom) -> ApiResult<Room> {
+    let answer: RoomResponse = read(post("/api/rooms", room).await?).await?;
+    Ok(answer.room)
+}
+
+pub async fn add_member(slug: &str, member: &AddMember) -> ApiResult<()> {
+    done(post(&format!("/api/rooms/{slug}/members"), member).await?).await
+}
+
+/// Up to `limit` messages before `before` (the newest ones when `None`), oldest first.
+pub async fn history(slug: &str, before: Option<u64>, limit: u32) -> ApiResult<Vec<Message>> {
+    let mut url = format!("/api/rooms/{slug}/messages?limit={limit}");
+    if let Some(before) = before {
+        url.push_str(&format!("&before={before}"));
+    }
+    let answer: MessagesResponse = read(Request::get(&url).send().await?).await?;
+    Ok(answer.messages)
+}
+
+/// Posts a message; sending the same `client_id` again returns the same message, so a retry
+/// after a lost answer never posts twice.
+pub async fn post_message(slug: &str, message: &PostMessage) -> ApiResult<Message> {
+    let answer: MessageResponse =
+        read(post(&format!("/api/rooms/{slug}/messages"), message).await?).await?;
+    Ok(answer.message)
+}
+
+/// Long-poll: messages after `after`, waiting (held by Fanout) until there is one.
+pub async fn poll(slug: &str, after: u64) -> ApiResult<Vec<Message>> {
+    let url = format!("/api/rooms/{slug}/poll?after={after}");
+    let answer: MessagesResponse = read(Request::get(&url).send().await?).await?;
+    Ok(answer.messages)
+}

@@ -1,0 +1,5 @@
+//! One module per screen.
+
+pub mod login;
+pub mod room;
+pub mod rooms;
