@@ -223,7 +223,7 @@ async fn wait_status(client: &Client, status: &str) -> anyhow::Result<()> {
 async fn wait_bodies(client: &Client, expected: &[&str]) -> anyhow::Result<()> {
     let script = "return [...document.querySelectorAll('#messages li.message:not(.pending)')]
         .map(e => [Number(e.dataset.seq), e.querySelector('.body').textContent])";
-    let result = wait_until(&format!("messages {expected:?}"), WAIT, || async {
+    wait_until(&format!("messages {expected:?}"), WAIT, || async {
         let value = client.execute(script, vec![]).await?;
         let shown: Vec<(u64, String)> = serde_json::from_value(value)?;
         let seqs: Vec<u64> = shown.iter().map(|(seq, _)| *seq).collect();
@@ -238,8 +238,7 @@ async fn wait_bodies(client: &Client, expected: &[&str]) -> anyhow::Result<()> {
         );
         Ok(bodies == expected)
     })
-    .await;
-    result
+    .await
 }
 
 async fn number(client: &Client, script: &str) -> anyhow::Result<i64> {

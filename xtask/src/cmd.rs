@@ -42,6 +42,15 @@ pub fn build_edge() -> Command {
     ])
 }
 
+/// The browser app's release build into `frontend/dist` (served by the origin). `--offline`:
+/// trunk must use the wasm-bindgen and wasm-opt that `tools` installed, never download its own.
+pub fn build_frontend() -> Command {
+    let mut cmd = Command::new("trunk");
+    cmd.args(["build", "--release", "--offline"])
+        .current_dir(workspace_root().join("frontend"));
+    cmd
+}
+
 /// Makes `cargo test|bench --target wasm32-wasip1` run its wasm binaries inside Viceroy (the
 /// Compute runtime; Fastly's documented way to test Compute code), with the test manifest
 /// `edge/fastly.test.toml` (a known session secret, an origin nobody listens on).

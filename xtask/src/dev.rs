@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use e2e::{ChildGuard, Output, Pushpin, PushpinOptions, Viceroy};
 
-use crate::cmd::{build_edge, cargo, step, workspace_root};
+use crate::cmd::{build_edge, build_frontend, cargo, step, workspace_root};
 use crate::tools;
 
 /// The issuer Pushpin puts into `Grip-Sig`, and the origin expects.
@@ -67,6 +67,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     tools::ensure()?;
     step("build origin", cargo(["build", "-p", "origin"])).await?;
     step("build edge", build_edge()).await?;
+    step("build frontend", build_frontend()).await?;
 
     let root = workspace_root();
     let data = root.join("data");
@@ -166,7 +167,8 @@ fn start_origin(
         .env("GRIP_VERIFY_KEY", grip_key)
         .env("GRIP_VERIFY_ISS", pushpin.sig_iss())
         .env("SESSION_SECRET", session_secret)
-        .env("BIND_ADDR", addr.to_string());
+        .env("BIND_ADDR", addr.to_string())
+        .env("FRONTEND_DIR", root.join("frontend/dist"));
     // A developer's own choice of database or log level wins.
     if std::env::var_os("DATABASE_URL").is_none() {
         cmd.env("DATABASE_URL", "sqlite://data/chat.db?mode=rwc");

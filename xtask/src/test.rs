@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use e2e::postgres::{ADMIN_URL_ENV, Postgres};
 
-use crate::cmd::{build_edge, cargo, in_viceroy, step};
+use crate::cmd::{build_edge, build_frontend, cargo, in_viceroy, step};
 use crate::tools;
 
 pub async fn run() -> anyhow::Result<()> {
@@ -28,15 +28,27 @@ pub async fn run() -> anyhow::Result<()> {
         ]),
     )
     .await?;
-    // `shared` is compiled into the edge (WASI) and the frontend (browser) as well: keep it
-    // building for both, even before those crates exist.
-    for target in ["wasm32-wasip1", "wasm32-unknown-unknown"] {
-        step(
-            &format!("check shared for {target}"),
-            cargo(["check", "-p", "shared", "--target", target]),
-        )
-        .await?;
-    }
+    // `shared` is compiled into the edge (WASI) without the origin's features: keep that
+    // building on its own. The frontend is lint-checked for the browser, its real target.
+    step(
+        "check shared for wasm32-wasip1",
+        cargo(["check", "-p", "shared", "--target", "wasm32-wasip1"]),
+    )
+    .await?;
+    step(
+        "clippy frontend for wasm32-unknown-unknown",
+        cargo([
+            "clippy",
+            "-p",
+            "frontend",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )
+    .await?;
     // The edge is Compute code: lint and build it for its real target (the host build above
     // only sees its pure logic).
     step(
@@ -55,6 +67,8 @@ pub async fn run() -> anyhow::Result<()> {
     )
     .await?;
     step("build edge wasm", build_edge()).await?;
+    // The browser tests load the release build, as users do.
+    step("build frontend", build_frontend()).await?;
 
     println!("\n==> [postgres] starting one PostgreSQL cluster for all tests");
     let started = Instant::now();

@@ -13,6 +13,9 @@ use crate::cmd;
 /// Viceroy, pinned: newer releases may need a newer rustc than this machine's.
 const VICEROY: &str = "0.22.0";
 
+/// trunk, pinned: 0.22 needs a newer rustc than this machine's 1.95.
+const TRUNK: &str = "0.21.14";
+
 /// Oldest Pushpin the harness can configure (Debian 12 ships 1.36.0).
 const PUSHPIN_MIN: (u32, u32, u32) = (1, 36, 0);
 
@@ -47,25 +50,78 @@ const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "viceroy",
-        probe: viceroy,
+        probe: || exact_version("viceroy", VICEROY),
         // About 11 minutes on 2 cores, once per machine.
+        install: |_| cargo_install(&["viceroy", "--version", VICEROY, "--locked"]),
+    },
+    Tool {
+        name: "trunk",
+        probe: || exact_version("trunk", TRUNK),
+        // About 9 minutes on 2 cores, once per machine.
+        install: |_| cargo_install(&["trunk", "--version", TRUNK, "--locked"]),
+    },
+    Tool {
+        name: "wasm-bindgen",
+        probe: wasm_bindgen,
+        // Not `--locked`: its lock file pins a version the registry no longer has.
         install: |_| {
-            run(
-                crate::cmd::cargo(["install", "viceroy", "--version", VICEROY, "--locked"])
-                    .current_dir(std::env::temp_dir()),
-            )
+            let version = wasm_bindgen_version().map_err(anyhow::Error::msg)?;
+            cargo_install(&["wasm-bindgen-cli", "--version", &version])
         },
+    },
+    Tool {
+        name: "chromium",
+        probe: chromedriver,
+        install: |installer| installer.apt_install("chromium chromium-driver"),
     },
 ];
 
-fn viceroy() -> Result<String, String> {
-    let version = cmd::output(Command::new("viceroy").arg("--version")).ok_or("not installed")?;
-    // "viceroy 0.22.0"
+/// `Ok` when `program --version` prints `<name> <wanted>` (e.g. "viceroy 0.22.0").
+fn exact_version(program: &str, wanted: &str) -> Result<String, String> {
+    let version = cmd::output(Command::new(program).arg("--version")).ok_or("not installed")?;
     match version.split_whitespace().nth(1) {
-        Some(v) if v == VICEROY => Ok(format!("viceroy {v}")),
-        Some(v) => Err(format!("{v} installed, {VICEROY} wanted")),
+        Some(v) if v == wanted => Ok(format!("{program} {v}")),
+        Some(v) => Err(format!("{v} installed, {wanted} wanted")),
         None => Err(format!("unreadable version {version:?}")),
     }
+}
+
+fn cargo_install(args: &[&str]) -> anyhow::Result<()> {
+    // From a neutral directory: the workspace's own config must not leak into the install.
+    run(crate::cmd::cargo(["install"])
+        .args(args)
+        .current_dir(std::env::temp_dir()))
+}
+
+/// The wasm-bindgen version the frontend links (Cargo.lock): the CLI must be exactly it.
+fn wasm_bindgen_version() -> Result<String, String> {
+    let lock = std::fs::read_to_string(cmd::workspace_root().join("Cargo.lock"))
+        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\"" {
+            let version = lines.next().unwrap_or_default();
+            if let Some(v) = version.strip_prefix("version = \"") {
+                return Ok(v.trim_end_matches('"').to_owned());
+            }
+        }
+    }
+    Err("wasm-bindgen is not in Cargo.lock".into())
+}
+
+fn wasm_bindgen() -> Result<String, String> {
+    exact_version("wasm-bindgen", &wasm_bindgen_version()?)
+}
+
+fn chromedriver() -> Result<String, String> {
+    let version =
+        cmd::output(Command::new("chromedriver").arg("--version")).ok_or("not installed")?;
+    cmd::output(Command::new("chromium").arg("--version")).ok_or("chromium not installed")?;
+    // "ChromeDriver 142.0.7444.175 (…)"
+    Ok(format!(
+        "chromium + chromedriver {}",
+        version.split_whitespace().nth(1).unwrap_or("?")
+    ))
 }
 
 /// Makes sure every tool in [`TOOLS`] is present, installing what is not.
@@ -140,22 +196,18 @@ struct Installer {
 }
 
 impl Installer {
-    fn apt_install(&mut self, package: &str) -> anyhow::Result<()> {
+    /// Installs `packages` (space-separated).
+    fn apt_install(&mut self, packages: &str) -> anyhow::Result<()> {
         if cmd::output(Command::new("apt-get").arg("--version")).is_none() {
             anyhow::bail!(
-                "apt-get is not available; install `{package}` with your system's package manager"
+                "apt-get is not available; install `{packages}` with your system's package manager"
             );
         }
         if !self.apt_updated {
             run(&mut apt(["update"]))?;
             self.apt_updated = true;
         }
-        run(&mut apt([
-            "install",
-            "-y",
-            "--no-install-recommends",
-            package,
-        ]))
+        run(apt(["install", "-y", "--no-install-recommends"]).args(packages.split_whitespace()))
     }
 }
 
