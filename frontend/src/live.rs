@@ -247,21 +247,27 @@ impl Stream {
             self.cursor()
         );
         let mut socket = WebSocket::open(&url).map_err(|e| e.to_string())?;
-        // Set by the QUIET timer, cleared by any frame: one resume per quiet spell.
-        let mut asked_since_last_frame = false;
+        // Whether to ask where the room is after a quiet second: until the first `synced`, and
+        // whenever messages came after the last one (a lost *last* message leaves no gap). A
+        // quiet room sends nothing.
+        let mut check_due = true;
         loop {
             let resume = match select(socket.next(), TimeoutFuture::new(QUIET)).await {
-                Either::Right(_) if asked_since_last_frame => None,
-                Either::Right(_) => {
-                    asked_since_last_frame = true;
+                Either::Right(_) if check_due => {
+                    check_due = false;
                     Some(self.cursor())
                 }
+                Either::Right(_) => None,
                 Either::Left((Some(Ok(Frame::Text(text))), _)) => {
-                    asked_since_last_frame = false;
                     let event: ServerEvent =
                         serde_json::from_str(&text).map_err(|e| e.to_string())?;
-                    if matches!(event, ServerEvent::Synced { .. }) {
-                        self.live();
+                    match event {
+                        ServerEvent::Synced { .. } => {
+                            self.live();
+                            check_due = false;
+                        }
+                        ServerEvent::Message { .. } => check_due = true,
+                        _ => {}
                     }
                     self.feed(event)
                 }

@@ -6,13 +6,15 @@
 use anyhow::Context as _;
 use e2e::postgres::{ADMIN_URL_ENV, Postgres};
 
-use crate::cmd::{build_edge, cargo, in_viceroy, step};
+use crate::cmd::{build_edge, build_frontend, cargo, in_viceroy, step, workspace_root};
 use crate::tools;
 
 pub async fn run() -> anyhow::Result<()> {
     tools::ensure()?;
     // The edge-hop benchmark runs the release wasm in Viceroy.
     step("build edge wasm", build_edge()).await?;
+    step("build frontend", build_frontend()).await?;
+    crate::size::report(&workspace_root())?;
     // The edge's own CPU time per request, measured inside Viceroy.
     step(
         "bench edge CPU",

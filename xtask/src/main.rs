@@ -4,6 +4,7 @@
 //! - `cargo xtask dev` installs what is missing, builds, and runs the whole local stack.
 //! - `cargo xtask test` installs what is missing and runs every check and test, as CI does.
 //! - `cargo xtask bench` runs the benchmarks and prints their figures.
+//! - `cargo xtask size` builds the frontend and prints its download size (part of `bench`).
 //!
 //! Starting Pushpin and PostgreSQL is shared with the tests: both use the `e2e` harness crate, so
 //! the stack a developer clicks through is the stack the tests ran against.
@@ -11,6 +12,7 @@
 mod bench;
 mod cmd;
 mod dev;
+mod size;
 mod test;
 mod tools;
 
@@ -31,12 +33,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Install what is missing, build, and run Pushpin + the origin until Ctrl-C.
+    /// Install what is missing, build, and run the edge, Pushpin and the origin until Ctrl-C.
     Dev(dev::DevArgs),
     /// Install what is missing, then run formatting, lints, wasm checks and all tests.
     Test,
     /// Install what is missing, then run the benchmarks (release build; see docs/BENCHMARKS.md).
     Bench,
+    /// Build the frontend and print its download size (raw, gzip, brotli).
+    Size,
 }
 
 #[tokio::main]
@@ -46,6 +50,7 @@ async fn main() -> ExitCode {
         Command::Dev(args) => dev::run(args).await,
         Command::Test => test::run().await,
         Command::Bench => bench::run().await,
+        Command::Size => size::run().await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

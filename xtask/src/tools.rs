@@ -16,6 +16,12 @@ const VICEROY: &str = "0.22.0";
 /// trunk, pinned: 0.22 needs a newer rustc than this machine's 1.95.
 const TRUNK: &str = "0.21.14";
 
+/// Binaryen's wasm-opt, built from the `wasm-opt` crate: Debian's binaryen 108 emits modules
+/// that Chromium refuses (`WebAssembly.Table.set(): Argument 1 is invalid`), found by the
+/// browser test. 116 is the newest the crate packages.
+const WASM_OPT_CRATE: &str = "0.116.1";
+const WASM_OPT: &str = "116";
+
 /// Oldest Pushpin the harness can configure (Debian 12 ships 1.36.0).
 const PUSHPIN_MIN: (u32, u32, u32) = (1, 36, 0);
 
@@ -70,6 +76,20 @@ const TOOLS: &[Tool] = &[
         },
     },
     Tool {
+        name: "wasm-opt",
+        probe: wasm_opt,
+        // About 12 minutes on 2 cores (it compiles binaryen's C++), once per machine.
+        install: |_| {
+            cargo_install(&[
+                "wasm-opt",
+                "--version",
+                WASM_OPT_CRATE,
+                "--locked",
+                "--no-default-features",
+            ])
+        },
+    },
+    Tool {
         name: "chromium",
         probe: chromedriver,
         install: |installer| installer.apt_install("chromium chromium-driver"),
@@ -111,6 +131,16 @@ fn wasm_bindgen_version() -> Result<String, String> {
 
 fn wasm_bindgen() -> Result<String, String> {
     exact_version("wasm-bindgen", &wasm_bindgen_version()?)
+}
+
+fn wasm_opt() -> Result<String, String> {
+    // "wasm-opt version 116 (version_116)"; trunk (Trunk.toml) insists on the same version.
+    let version = cmd::output(Command::new("wasm-opt").arg("--version")).ok_or("not installed")?;
+    match version.split_whitespace().nth(2) {
+        Some(v) if v == WASM_OPT => Ok(format!("wasm-opt {v}")),
+        Some(v) => Err(format!("{v} installed (first on PATH), {WASM_OPT} wanted")),
+        None => Err(format!("unreadable version {version:?}")),
+    }
 }
 
 fn chromedriver() -> Result<String, String> {
