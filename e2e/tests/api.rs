@@ -443,6 +443,57 @@ async fn unknown_paths_and_methods_answer_json(db: Db) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// With FRONTEND_DIR, the origin serves the browser app for every path the API does not own:
+/// files by name (cached for good: their names carry a hash), the app's `index.html` for its
+/// own routes (revalidated every time), and the API's JSON errors stay JSON.
+#[tokio::test]
+async fn the_origin_serves_the_browser_app_around_the_api() -> anyhow::Result<()> {
+    use e2e::StackOptions;
+    use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE};
+
+    let dist = tempfile::tempdir()?;
+    std::fs::write(
+        dist.path().join("index.html"),
+        "<!doctype html><title>app</title>",
+    )?;
+    std::fs::write(dist.path().join("app-1f2e3d.js"), "export default 1;")?;
+    let options = StackOptions {
+        frontend_dir: Some(dist.path().to_owned()),
+        ..StackOptions::default()
+    };
+    let stack = Stack::start_with(Db::Sqlite, options).await?;
+    let anon = stack.client();
+    let header = |r: &Response, name| {
+        r.headers()
+            .get(name)
+            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for path in ["/", "/rooms/lobby"] {
+        let r = expect_status(
+            anon.request(Method::GET, path).send().await?,
+            StatusCode::OK,
+        )
+        .await?;
+        ensure!(header(&r, CONTENT_TYPE).starts_with("text/html"), "{path}");
+        ensure!(header(&r, CACHE_CONTROL) == "no-cache", "{path}");
+        ensure!(r.text().await?.contains("<title>app</title>"), "{path}");
+    }
+    let r = anon.request(Method::GET, "/app-1f2e3d.js").send().await?;
+    let r = expect_status(r, StatusCode::OK).await?;
+    ensure!(header(&r, CACHE_CONTROL).contains("immutable"));
+    ensure!(r.text().await? == "export default 1;");
+    let r = anon
+        .request(Method::GET, "/api/nothing-here")
+        .send()
+        .await?;
+    ensure!(error(r, StatusCode::NOT_FOUND).await? == "no_route");
+    let r = anon.request(Method::POST, "/rooms/lobby").send().await?;
+    ensure!(error(r, StatusCode::METHOD_NOT_ALLOWED).await? == "method_not_allowed");
+    Ok(())
+}
+
 /// The WebSocket-over-HTTP exchange itself, as Pushpin would send it (signed with its key),
 /// straight to the origin: every event type gets its answer.
 async fn websocket_over_http_answers_every_event(db: Db) -> anyhow::Result<()> {

@@ -152,7 +152,11 @@ async fn scenario(
     let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
     bob.client.goto(&format!("{url}/rooms/archive")).await?;
     wait_bodies(&bob.client, &bodies[10..]).await?;
-    bob.client.find(Locator::Id("load-older")).await?.click().await?;
+    bob.client
+        .find(Locator::Id("load-older"))
+        .await?
+        .click()
+        .await?;
     wait_bodies(&bob.client, &bodies).await?;
     Ok(())
 }

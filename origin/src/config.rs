@@ -293,4 +293,20 @@ mod tests {
         let err = Config::from_args(args).err().unwrap();
         assert!(err.to_string().contains("SESSION_SECRET"));
     }
+
+    #[test]
+    fn a_frontend_dir_without_the_app_is_refused() {
+        let empty = std::env::temp_dir().join("a-directory-with-no-app-in-it");
+        let args = Args::parse_from([
+            "origin",
+            "--session-secret",
+            "0123456789abcdef0123456789abcdef",
+            "--grip-verify-key",
+            "k",
+            "--frontend-dir",
+            empty.to_str().unwrap(),
+        ]);
+        let err = Config::from_args(args).err().unwrap();
+        assert!(err.to_string().contains("FRONTEND_DIR"), "{err}");
+    }
 }
