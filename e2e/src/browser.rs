@@ -10,8 +10,8 @@ use anyhow::Context as _;
 use fantoccini::{Client, ClientBuilder};
 use tempfile::TempDir;
 
+use crate::free_port;
 use crate::process::{ChildGuard, Output};
-use crate::{free_port, wait_until};
 
 /// The built browser app (`trunk build --release`, run by `cargo xtask test`).
 pub fn frontend_dist() -> anyhow::Result<PathBuf> {
@@ -67,18 +67,10 @@ impl Browser {
             url: format!("http://127.0.0.1:{port}"),
             dir,
         };
-        let status = format!("{}/status", browser.url);
-        let http = reqwest::Client::new();
-        wait_until("chromedriver", Duration::from_secs(30), || {
-            let request = http.get(&status).send();
-            let running = browser.driver.ensure_running();
-            async move {
-                running?;
-                Ok(request.await.is_ok_and(|r| r.status().is_success()))
-            }
-        })
-        .await
-        .with_context(|| format!("chromedriver log:\n{}", browser.driver.log_tail()))?;
+        browser
+            .driver
+            .wait_until_serving(&format!("{}/status", browser.url), Duration::from_secs(30))
+            .await?;
         Ok(browser)
     }
 

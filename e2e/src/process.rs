@@ -161,6 +161,22 @@ impl ChildGuard {
         }
     }
 
+    /// Waits until `GET url` answers 2xx (the child serves), failing at once if the child exits
+    /// and with its log tail on timeout.
+    pub async fn wait_until_serving(&self, url: &str, timeout: Duration) -> anyhow::Result<()> {
+        let http = reqwest::Client::new();
+        crate::wait_until(&format!("{} to answer {url}", self.name), timeout, || {
+            let request = http.get(url).send();
+            let running = self.ensure_running();
+            async move {
+                running?;
+                Ok(request.await.is_ok_and(|r| r.status().is_success()))
+            }
+        })
+        .await
+        .with_context(|| format!("{} log:\n{}", self.name, self.log_tail()))
+    }
+
     /// The last lines of the child's log (about 40), for error messages.
     pub fn log_tail(&self) -> String {
         match &self.output {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tempfile::TempDir;
 
-use crate::{ChildGuard, Output, wait_until};
+use crate::{ChildGuard, Output};
 
 /// A running `viceroy serve`; dropping it stops it.
 pub struct Viceroy {
@@ -68,18 +68,14 @@ impl Viceroy {
             port,
             _dir: dir,
         };
-        let health = format!("{}/healthz", viceroy.url());
-        let http = reqwest::Client::new();
-        wait_until("the origin behind Viceroy", Duration::from_secs(30), || {
-            let request = http.get(&health).send();
-            let running = viceroy.child.ensure_running();
-            async move {
-                running?;
-                Ok(request.await.is_ok_and(|r| r.status().is_success()))
-            }
-        })
-        .await
-        .with_context(|| format!("viceroy log:\n{}", viceroy.child.log_tail()))?;
+        // The origin's health check, through the edge: both are up.
+        viceroy
+            .child
+            .wait_until_serving(
+                &format!("{}/healthz", viceroy.url()),
+                Duration::from_secs(30),
+            )
+            .await?;
         Ok(viceroy)
     }
 

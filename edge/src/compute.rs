@@ -95,7 +95,7 @@ fn bad_gateway(message: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::api::User;
+    use crate::tests::token_issued;
 
     /// Must match `edge/fastly.test.toml`.
     const SECRET: &[u8] = b"viceroy-test-secret-of-32-bytes!";
@@ -130,24 +130,13 @@ mod tests {
     #[test]
     fn the_secret_store_holds_the_keys_that_verify_the_origins_tokens() {
         let keys = session_keys().expect("edge_secrets/session_secret from fastly.test.toml");
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let user = User {
-            id: uuid::Uuid::from_u128(7),
-            name: "ann".into(),
-        };
-        let fresh = SessionKeys::new(SECRET).issue(&user, now).unwrap();
+        let fresh = token_issued(SECRET, 0);
         assert_eq!(
             keys.verify(&fresh).map(|claims| claims.name),
             Some("ann".into())
         );
         // Expiry is judged by the runtime's clock.
-        let stale = SessionKeys::new(SECRET)
-            .issue(&user, now - 30 * 24 * 3600)
-            .unwrap();
-        assert!(keys.verify(&stale).is_none());
+        assert!(keys.verify(&token_issued(SECRET, 30 * 24 * 3600)).is_none());
     }
 
     #[test]

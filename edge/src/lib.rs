@@ -84,13 +84,14 @@ pub const EDGE_ONLY_HEADERS: &[&str] = &[
 ];
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use shared::api::User;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
-    fn token_issued(secret: &[u8], seconds_ago: u64) -> String {
+    /// A session token for "ann", signed with `secret`, issued `seconds_ago`.
+    pub(crate) fn token_issued(secret: &[u8], seconds_ago: u64) -> String {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
