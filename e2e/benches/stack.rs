@@ -120,8 +120,15 @@ async fn posts_per_second(db: Db, posts: usize) -> anyhow::Result<f64> {
     let mut last = 0;
     while last < posts as u64 {
         let message = sse.next_message().await.with_context(|| {
+            // Keep the whole proxy log: the tail rarely shows why a message is missing.
+            let kept = e2e::browser::artifacts_dir()
+                .map(|dir| dir.join("bench-pushpin.log"))
+                .and_then(|path| {
+                    std::fs::copy(stack.pushpin.log_path(), &path)?;
+                    Ok(path)
+                });
             format!(
-                "waiting for seq {}; pushpin log:\n{}",
+                "waiting for seq {} (full Pushpin log: {kept:?}); its tail:\n{}",
                 last + 1,
                 stack.pushpin.log_tail()
             )
