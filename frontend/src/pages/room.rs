@@ -67,6 +67,11 @@ fn Room(slug: String) -> impl IntoView {
     let follow = StoredValue::new_local(None::<Follow>);
     let list = NodeRef::<html::Ol>::new();
     let slug = StoredValue::new(slug);
+    let outbox = Outbox {
+        slug,
+        pending,
+        overdue: RwSignal::new(0),
+    };
     on_cleanup(move || follow.set_value(None));
 
     let room_info = LocalResource::new(move || {
@@ -136,14 +141,15 @@ fn Room(slug: String) -> impl IntoView {
         });
     });
 
-    // Switching transport restarts the stream from the last message shown.
-    Effect::new(move |previous: Option<live::Transport>| {
-        let chosen = transport.get();
-        if previous.is_some_and(|p| p != chosen) && loaded.get_untracked() {
+    // Switching transport restarts the stream from the last message shown; so does a message
+    // of ours that the stream did not bring back in time (an open connection that went dead).
+    Effect::new(move |previous: Option<(live::Transport, u32)>| {
+        let now = (transport.get(), outbox.overdue.get());
+        if previous.is_some_and(|p| p != now) && loaded.get_untracked() {
             status.set(Status::Connecting);
             start();
         }
-        chosen
+        now
     });
 
     let load_older = move || {
@@ -224,10 +230,10 @@ fn Room(slug: String) -> impl IntoView {
                 <For
                     each=move || pending.get()
                     key=|p| (p.client_id.clone(), p.state.clone())
-                    children=move |p| view! { <PendingItem item=p slug=slug.get_value() pending /> }
+                    children=move |p| view! { <PendingItem item=p outbox /> }
                 />
             </ol>
-            <Composer slug=slug.get_value() pending />
+            <Composer outbox />
             <Show when=move || room_info.get().flatten().is_some_and(|r| r.private)>
                 <Invite slug=slug.get_value() />
             </Show>
@@ -283,22 +289,15 @@ fn clock(message: &Message) -> String {
 }
 
 #[component]
-fn PendingItem(item: Pending, slug: String, pending: RwSignal<Vec<Pending>>) -> impl IntoView {
+fn PendingItem(item: Pending, outbox: Outbox) -> impl IntoView {
     let (label, failed) = match &item.state {
         Sending::Posting => ("sending…".to_owned(), false),
         Sending::Stored => ("sent, waiting for the stream…".to_owned(), false),
         Sending::Failed(why) => (format!("not sent: {why}"), true),
     };
     let retry = {
-        let (slug, item) = (slug.clone(), item.clone());
-        move |_| {
-            post(
-                slug.clone(),
-                item.body.clone(),
-                item.client_id.clone(),
-                pending,
-            )
-        }
+        let item = item.clone();
+        move |_| outbox.post(item.body.clone(), item.client_id.clone())
     };
     view! {
         <li class="message mine pending" data-client-id=item.client_id.clone()>
@@ -312,34 +311,56 @@ fn PendingItem(item: Pending, slug: String, pending: RwSignal<Vec<Pending>>) -> 
     }
 }
 
-/// Posts (or re-posts, with the same `client_id`: the server stores it once) a message and
-/// tracks it in `pending` until the stream delivers it.
-fn post(slug: String, body: String, client_id: String, pending: RwSignal<Vec<Pending>>) {
-    let set = move |client_id: &str, state: Sending| {
-        pending.update(|list| {
+/// How long a stored message may take to come back on the stream before the stream is
+/// suspected dead-but-open and reconnected (from the last seq shown, so nothing is lost).
+const DELIVERY_GRACE_MS: u32 = 5_000;
+
+/// The room's outgoing messages: posts them and tracks them until the stream delivers them.
+#[derive(Clone, Copy)]
+struct Outbox {
+    slug: StoredValue<String>,
+    pending: RwSignal<Vec<Pending>>,
+    /// Bumped when a stored message does not come back in time; the room reconnects.
+    overdue: RwSignal<u32>,
+}
+
+impl Outbox {
+    fn set(self, client_id: &str, state: Sending) {
+        self.pending.update(|list| {
             if let Some(p) = list.iter_mut().find(|p| p.client_id == client_id) {
                 p.state = state;
             }
         })
-    };
-    set(&client_id, Sending::Posting);
-    leptos::task::spawn_local(async move {
-        let message = PostMessage {
-            body,
-            client_id: client_id.clone(),
-        };
-        match api::post_message(&slug, &message).await {
-            Ok(_) => set(&client_id, Sending::Stored),
-            Err(err) => set(&client_id, Sending::Failed(err.to_string())),
-        }
-    });
+    }
+
+    /// Posts (or re-posts, with the same `client_id`: the server stores it once) a message.
+    fn post(self, body: String, client_id: String) {
+        self.set(&client_id, Sending::Posting);
+        leptos::task::spawn_local(async move {
+            let message = PostMessage {
+                body,
+                client_id: client_id.clone(),
+            };
+            match api::post_message(&self.slug.get_value(), &message).await {
+                Ok(_) => self.set(&client_id, Sending::Stored),
+                Err(err) => return self.set(&client_id, Sending::Failed(err.to_string())),
+            }
+            gloo_timers::future::TimeoutFuture::new(DELIVERY_GRACE_MS).await;
+            let overdue = self.pending.try_with_untracked(|list| {
+                list.iter()
+                    .any(|p| p.client_id == client_id && p.state == Sending::Stored)
+            });
+            if overdue == Some(true) {
+                self.overdue.try_update(|n| *n += 1);
+            }
+        });
+    }
 }
 
 #[component]
-fn Composer(slug: String, pending: RwSignal<Vec<Pending>>) -> impl IntoView {
+fn Composer(outbox: Outbox) -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
-    let slug = StoredValue::new(slug);
 
     let send = move || {
         let body = draft.get_untracked();
@@ -363,14 +384,14 @@ fn Composer(slug: String, pending: RwSignal<Vec<Pending>>) -> impl IntoView {
         }
         error.set(None);
         draft.set(String::new());
-        pending.update(|list| {
+        outbox.pending.update(|list| {
             list.push(Pending {
                 client_id: client_id.clone(),
                 body: body.clone(),
                 state: Sending::Posting,
             })
         });
-        post(slug.get_value(), body, client_id, pending);
+        outbox.post(body, client_id);
     };
 
     view! {
