@@ -330,13 +330,18 @@ stats_connection_ttl=120
         // starts its own zurl with sockets in our rundir.
         conf.push_str("services=condure,zurl,pushpin-proxy,pushpin-handler\n");
     }
+    let log_level = std::env::var("E2E_PUSHPIN_LOG_LEVEL")
+        .ok()
+        .and_then(|level| level.parse::<u8>().ok())
+        .unwrap_or(2);
     let _ = write!(
         conf,
         r#"# Loopback only: tests need no outside access.
 http_port=127.0.0.1:{http_port}
 logdir={dir}/log
-# 2 = info: one line per request, which is what you want to read when a test fails.
-log_level=2
+# 2 = info: one line per request, which is what you want to read when a test fails
+# (E2E_PUSHPIN_LOG_LEVEL=3 for Pushpin's debug lines, e.g. its publish queues).
+log_level={log_level}
 client_buffer_size=8192
 client_maxconn=50000
 
