@@ -85,12 +85,4 @@ fn next_link(state: &AppState, path: &str, slug: &str, position: u64) -> String 
 }
 
 /// How often the proxy refreshes a held stream through its next link even without a gap.
-///
-/// Short on purpose: Pushpin 1.36 keeps at most 100 publishes queued per stream and drops the
-/// rest without scheduling a recovery ("publish queue at max, dropping" at debug level) when the
-/// stream's client side is slower than a burst. A later publish reveals the gap by its prev-id,
-/// but when the dropped ones are the *last* of a burst nothing does, except this timer: the
-/// refresh answers with whatever the stream missed. 10 s bounds such a loss to 10–20 s; the
-/// cost is one origin request per room and position per period (streams at the same position
-/// share the fetch, as the link's capability is room-scoped). Found by `cargo xtask bench`.
-const NEXT_LINK_TIMEOUT_SECS: u32 = 10;
+const NEXT_LINK_TIMEOUT_SECS: u32 = 120;
