@@ -54,15 +54,7 @@ async fn read<T: DeserializeOwned>(response: Response) -> ApiResult<T> {
     if response.ok() {
         return Ok(response.json().await?);
     }
-    let status = response.status();
-    match response.json::<ErrorBody>().await {
-        Ok(body) => Err(ApiError::Refused {
-            status,
-            code: body.error.code,
-            message: body.error.message,
-        }),
-        Err(_) => Err(ApiError::Network(format!("HTTP {status}"))),
-    }
+    Err(refused(response).await)
 }
 
 /// A 2xx answer without a body we need.
@@ -70,7 +62,20 @@ async fn done(response: Response) -> ApiResult<()> {
     if response.ok() {
         return Ok(());
     }
-    read::<serde_json::Value>(response).await.map(drop)
+    Err(refused(response).await)
+}
+
+/// The error a non-2xx answer carries (`{"error":{code,message}}`).
+async fn refused(response: Response) -> ApiError {
+    let status = response.status();
+    match response.json::<ErrorBody>().await {
+        Ok(body) => ApiError::Refused {
+            status,
+            code: body.error.code,
+            message: body.error.message,
+        },
+        Err(_) => ApiError::Network(format!("HTTP {status}")),
+    }
 }
 
 async fn post<B: Serialize>(url: &str, body: &B) -> ApiResult<Response> {
