@@ -7,11 +7,12 @@ use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use shared::api::{
-    CreateRoom, Credentials, LoginResponse, MessageResponse, PostMessage, Room, RoomResponse, User,
+    CreateRoom, Credentials, LoginResponse, MessageResponse, PollResponse, PostMessage, Room,
+    RoomResponse, User,
 };
 use shared::event::{ClientCommand, ServerEvent};
 use shared::message::Message;
-use shared::sequencer::Sequencer;
+use shared::sequencer::{SILENCE, Sequencer};
 use shared::sse::{SseDecoder, SseEvent};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -20,9 +21,6 @@ use tokio_tungstenite::tungstenite::protocol::Message as Frame;
 /// How long a test waits for an event before it fails. Generous: CI machines are slow, and a
 /// passing test never waits this long.
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// How long a WebSocket reader waits in silence before it asks whether it missed something.
-pub const IDLE_RESUME: Duration = Duration::from_secs(1);
 
 /// A signed-in (or anonymous) API client.
 #[derive(Clone)]
@@ -163,7 +161,11 @@ impl Client {
                 }
             }
         });
-        Ok(SseClient { events, reader })
+        Ok(SseClient {
+            events,
+            reader,
+            last_head: None,
+        })
     }
 
     /// Opens a WebSocket, resuming after `last_event_id` if given, and waits for the replay's
@@ -206,7 +208,78 @@ impl Client {
         let (socket, _) = tokio_tungstenite::connect_async(request)
             .await
             .context("WebSocket handshake")?;
-        Ok(WsClient { socket })
+        Ok(WsClient {
+            socket,
+            last_head: None,
+            handshake_pending: true,
+        })
+    }
+
+    /// Opens an SSE stream on a socket with a `recv_buffer`-byte receive buffer and does not read
+    /// it until asked: a slow reader, whose stream backs up in the proxy while it waits.
+    pub async fn sse_unread(&self, slug: &str, recv_buffer: usize) -> anyhow::Result<UnreadSse> {
+        use http_body_util::Empty;
+        use hyper_util::client::legacy::connect::HttpConnector;
+        use hyper_util::rt::TokioExecutor;
+
+        let mut connector = HttpConnector::new();
+        connector.set_recv_buffer_size(Some(recv_buffer));
+        let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .build::<_, Empty<bytes::Bytes>>(connector);
+        let mut request = http::Request::get(format!("{}/api/rooms/{slug}/events", self.base))
+            .header("accept", "text/event-stream");
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = client.request(request.body(Empty::new())?).await?;
+        anyhow::ensure!(
+            response.status() == StatusCode::OK,
+            "expected 200, got {}",
+            response.status()
+        );
+        Ok(UnreadSse {
+            body: response.into_body(),
+            decoder: SseDecoder::new(),
+        })
+    }
+
+    /// Opens a WebSocket on a socket with a `recv_buffer`-byte receive buffer; reads nothing
+    /// (not even the replay) until the caller does. A slow reader, like [`Client::sse_unread`].
+    pub async fn ws_unread(&self, slug: &str, recv_buffer: usize) -> anyhow::Result<WsClient> {
+        let url = format!(
+            "{}/api/rooms/{slug}/ws",
+            self.base.replacen("http", "ws", 1)
+        );
+        let mut request = url.as_str().into_client_request()?;
+        if let Some(token) = &self.token {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse()?);
+        }
+        let host = url::Url::parse(&url)?;
+        let addr = format!(
+            "{}:{}",
+            host.host_str().context("a host")?,
+            host.port_or_known_default().context("a port")?
+        );
+        let addr = tokio::net::lookup_host(addr)
+            .await?
+            .next()
+            .context("an address")?;
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_recv_buffer_size(recv_buffer as u32)?;
+        let stream = socket.connect(addr).await?;
+        let (socket, _) = tokio_tungstenite::client_async(
+            request,
+            tokio_tungstenite::MaybeTlsStream::Plain(stream),
+        )
+        .await
+        .context("WebSocket handshake")?;
+        Ok(WsClient {
+            socket,
+            last_head: None,
+            handshake_pending: true,
+        })
     }
 
     /// One long-poll request.
@@ -216,6 +289,12 @@ impl Client {
             path.push_str(&format!("?after={after}"));
         }
         Ok(self.request(Method::GET, &path).send().await?)
+    }
+
+    /// One long-poll, answered 200: its body.
+    pub async fn poll_ok(&self, slug: &str, after: Option<u64>) -> anyhow::Result<PollResponse> {
+        let response = expect_status(self.poll(slug, after).await?, StatusCode::OK).await?;
+        Ok(response.json().await?)
     }
 }
 
@@ -233,15 +312,42 @@ pub async fn expect_status(response: Response, expected: StatusCode) -> anyhow::
 pub struct SseClient {
     events: mpsc::UnboundedReceiver<SseEvent>,
     reader: tokio::task::JoinHandle<()>,
+    last_head: Option<u64>,
+}
+
+/// The `last_seq` of a `head` event, `None` for any other event.
+fn head_of(event: &SseEvent) -> Option<u64> {
+    match ServerEvent::from_sse(event) {
+        Ok(ServerEvent::Head { last_seq }) => Some(last_seq),
+        _ => None,
+    }
 }
 
 impl SseClient {
-    /// The next event, or an error if none comes within [`EVENT_TIMEOUT`] or the stream ends.
+    /// The next event other than a `head` (heads come whenever the room goes quiet; see
+    /// [`SseClient::last_head`]), or an error if none comes within [`EVENT_TIMEOUT`] or the
+    /// stream ends.
     pub async fn next_event(&mut self) -> anyhow::Result<SseEvent> {
+        loop {
+            let event = self.next_any().await?;
+            match head_of(&event) {
+                Some(seq) => self.last_head = Some(seq),
+                None => return Ok(event),
+            }
+        }
+    }
+
+    /// The next event, heads included.
+    pub async fn next_any(&mut self) -> anyhow::Result<SseEvent> {
         tokio::time::timeout(EVENT_TIMEOUT, self.events.recv())
             .await
             .context("no SSE event in time")?
             .context("the SSE stream ended")
+    }
+
+    /// The `last_seq` of the last `head` event skipped by the readers above.
+    pub fn last_head(&self) -> Option<u64> {
+        self.last_head
     }
 
     /// The next `message` event's message.
@@ -268,9 +374,16 @@ impl SseClient {
         Ok(out)
     }
 
-    /// An event that is already here, if any: for checking that nothing more arrived.
+    /// An event other than a head that is already here, if any: for checking that nothing more
+    /// arrived.
     pub fn try_next(&mut self) -> Option<SseEvent> {
-        self.events.try_recv().ok()
+        while let Ok(event) = self.events.try_recv() {
+            match head_of(&event) {
+                Some(seq) => self.last_head = Some(seq),
+                None => return Some(event),
+            }
+        }
+        None
     }
 }
 
@@ -280,11 +393,57 @@ impl Drop for SseClient {
     }
 }
 
+/// An SSE stream nobody has read yet (see [`Client::sse_unread`]).
+pub struct UnreadSse {
+    body: hyper::body::Incoming,
+    decoder: SseDecoder,
+}
+
+impl UnreadSse {
+    /// Reads until the message `until` arrives and returns every message event in the order it
+    /// came (repeats and gaps included, for the caller to judge); fails after `timeout`.
+    pub async fn read_until(
+        &mut self,
+        until: u64,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<Message>> {
+        use http_body_util::BodyExt as _;
+
+        let mut messages = Vec::new();
+        let read = async {
+            while messages.last().is_none_or(|m: &Message| m.seq < until) {
+                let frame = self.body.frame().await.context("the stream ended")??;
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                for event in self.decoder.push(&data)? {
+                    if let Ok(ServerEvent::Message { message }) = ServerEvent::from_sse(&event) {
+                        messages.push(message);
+                    }
+                }
+            }
+            anyhow::Ok(())
+        };
+        match tokio::time::timeout(timeout, read).await {
+            Ok(read) => read.map(|()| messages),
+            Err(_) => bail!(
+                "no message {until} within {timeout:?}; got {} messages, the last {:?}",
+                messages.len(),
+                messages.last().map(|m| m.seq)
+            ),
+        }
+    }
+}
+
 /// A WebSocket to a room.
 pub struct WsClient {
     socket: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
+    last_head: Option<u64>,
+    /// No `synced` has come since the handshake: its answer (replay, `synced`) may still come,
+    /// or may have been lost.
+    handshake_pending: bool,
 }
 
 impl WsClient {
@@ -297,15 +456,37 @@ impl WsClient {
         Ok(())
     }
 
-    /// The next JSON event (pings and pongs are skipped).
+    /// The next JSON event other than a head (see [`WsClient::last_head`]); pings and pongs are
+    /// skipped.
     pub async fn next_event(&mut self) -> anyhow::Result<ServerEvent> {
+        loop {
+            match self.next_any().await? {
+                ServerEvent::Head { last_seq } => self.last_head = Some(last_seq),
+                event => return Ok(event),
+            }
+        }
+    }
+
+    /// The `last_seq` of the last `head` event skipped by [`WsClient::next_event`].
+    pub fn last_head(&self) -> Option<u64> {
+        self.last_head
+    }
+
+    /// The next JSON event, heads included.
+    pub async fn next_any(&mut self) -> anyhow::Result<ServerEvent> {
         loop {
             let frame = tokio::time::timeout(EVENT_TIMEOUT, self.socket.next())
                 .await
                 .context("no WebSocket frame in time")?
                 .context("the WebSocket closed")??;
             match frame {
-                Frame::Text(text) => return Ok(serde_json::from_str(&text)?),
+                Frame::Text(text) => {
+                    let event = serde_json::from_str(&text)?;
+                    if matches!(event, ServerEvent::Synced { .. }) {
+                        self.handshake_pending = false;
+                    }
+                    return Ok(event);
+                }
                 Frame::Ping(_) | Frame::Pong(_) => continue,
                 other => bail!("unexpected frame {other:?}"),
             }
@@ -320,15 +501,19 @@ impl WsClient {
         }
     }
 
-    /// Reads as the frontend does, through a [`Sequencer`]: resumes from `after` at once, on
-    /// every gap, and whenever the socket has been quiet for [`IDLE_RESUME`] (the proxy can drop
-    /// WebSocket messages, even the last ones, which no gap would reveal), until messages up
-    /// to `until` have been delivered; returns them in order.
+    /// Reads as the frontend does, through a [`Sequencer`] that has everything up to `after`:
+    /// resumes whenever the sequencer asks (a gap, or a `synced` or `head` ahead of what it
+    /// delivered: the proxy can drop WebSocket messages, the last ones too; or a handshake or
+    /// resume whose answer does not come), until messages up to `until` have been delivered;
+    /// returns them in order.
     pub async fn follow(&mut self, after: u64, until: u64) -> anyhow::Result<Vec<Message>> {
         let mut sequencer = Sequencer::after(after);
+        if self.handshake_pending {
+            sequencer.connected();
+        }
         let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
         let mut delivered = Vec::new();
-        let mut resume = Some(after);
+        let mut resume = None;
         while sequencer.last() < Some(until) {
             anyhow::ensure!(
                 tokio::time::Instant::now() < deadline,
@@ -339,11 +524,10 @@ impl WsClient {
                 self.send(&ClientCommand::Resume { after }).await?;
                 sequencer.resume_sent();
             }
-            let Ok(event) = tokio::time::timeout(IDLE_RESUME, self.next_event()).await else {
-                resume = sequencer.last();
-                continue;
+            let step = match tokio::time::timeout(SILENCE, self.next_any()).await {
+                Ok(event) => sequencer.on_event(event?),
+                Err(_) => sequencer.on_silence(),
             };
-            let step = sequencer.on_event(event?);
             anyhow::ensure!(!step.reset, "unexpected reset");
             delivered.extend(step.deliver);
             resume = step.resume_after;

@@ -9,14 +9,18 @@
 //! - [`pushpin`] generates a Pushpin config (1.36 from Debian or >= 1.40) and runs it.
 //! - [`postgres`] runs a private PostgreSQL cluster and hands out fresh databases.
 //! - [`viceroy`] runs the edge's wasm; [`browser`] runs headless Chromium through chromedriver.
-//! - [`stack`] puts them together: Pushpin in front of the origin (run in-process on a real port),
-//!   on SQLite or Postgres; [`client`] talks to it as the frontend does (JSON, SSE, WebSocket, long-poll).
+//! - [`origin`] runs the origin in this process or as one of its own (to `kill -9` it);
+//!   [`faults`] is a publish endpoint that refuses or hangs on demand.
+//! - [`stack`] puts them together: Pushpin in front of the origin, on SQLite or Postgres;
+//!   [`client`] talks to it as the frontend does (JSON, SSE, WebSocket, long-poll).
 //!
 //! `cargo xtask test` also uses this crate: it starts one PostgreSQL cluster for the whole run and
 //! tells the tests about it through `E2E_POSTGRES_ADMIN_URL`.
 
 pub mod browser;
 pub mod client;
+pub mod faults;
+pub mod origin;
 pub mod ports;
 pub mod postgres;
 pub mod process;
@@ -27,6 +31,7 @@ pub mod viceroy;
 #[cfg(test)]
 mod pushpin_tests;
 
+pub use origin::{Origin, OriginMode};
 pub use ports::free_port;
 pub use postgres::{Postgres, create_database, test_postgres_url};
 pub use process::{ChildGuard, Output};

@@ -185,9 +185,19 @@ impl ChildGuard {
         }
     }
 
+    /// `kill -9`: SIGKILL to the child and everything it started, at once, with no chance to
+    /// clean up (a crash, for the chaos tests); returns once the child has exited.
+    pub fn kill(&mut self) {
+        self.stop_with(false);
+    }
+
     /// Stops the child now: the stop signal to its process group, up to [`STOP_TIMEOUT`] to exit,
     /// then SIGKILL. Calling it again does nothing; `Drop` calls it too.
     pub fn stop(&mut self) {
+        self.stop_with(true);
+    }
+
+    fn stop_with(&mut self, gently: bool) {
         if self.stopped {
             return;
         }
@@ -195,7 +205,7 @@ impl ChildGuard {
         // Collected before signalling: once the leader is gone, its children are re-parented and
         // can no longer be found from its pid.
         let descendants = descendants(self.pid);
-        if self.status().is_none() {
+        if gently && self.status().is_none() {
             signal_group(self.pid, self.stop_signal);
             if !self.wait_timeout(STOP_TIMEOUT) {
                 eprintln!(
@@ -213,6 +223,7 @@ impl ChildGuard {
                 let _ = kill(pid, Signal::SIGKILL);
             }
         }
+        self.wait_timeout(STOP_TIMEOUT);
     }
 
     /// Blocks until the child has exited or `timeout` passed; true if it exited.

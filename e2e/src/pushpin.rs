@@ -33,17 +33,26 @@ pub struct PushpinOptions {
     pub sig_key: String,
     /// Issuer (`iss` claim) of those signatures.
     pub sig_iss: String,
+    /// 2 = info: one line per request, which is what you want to read when a test fails; 3 adds
+    /// Pushpin's debug lines (its publish queues, next-link fetches).
+    pub log_level: u8,
 }
 
 impl PushpinOptions {
-    /// Free ports, a random signing key, and the issuer `pushpin`.
+    /// Free ports, a random signing key, the issuer `pushpin`, and the log level from
+    /// `E2E_PUSHPIN_LOG_LEVEL` (default 2).
     pub fn for_tests(origin: SocketAddr) -> PushpinOptions {
+        let log_level = std::env::var("E2E_PUSHPIN_LOG_LEVEL")
+            .ok()
+            .and_then(|level| level.parse().ok())
+            .unwrap_or(2);
         PushpinOptions {
             origin,
             http_port: crate::free_port(),
             publish_port: crate::free_port(),
             sig_key: crate::random_hex(16),
             sig_iss: "pushpin".to_owned(),
+            log_level,
         }
     }
 }
@@ -121,6 +130,14 @@ impl Pushpin {
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.stop();
+        }
+    }
+
+    /// `kill -9` of every Pushpin process (a crash), leaving it down until
+    /// [`Pushpin::restart`].
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill();
         }
     }
 
@@ -330,17 +347,12 @@ stats_connection_ttl=120
         // starts its own zurl with sockets in our rundir.
         conf.push_str("services=condure,zurl,pushpin-proxy,pushpin-handler\n");
     }
-    let log_level = std::env::var("E2E_PUSHPIN_LOG_LEVEL")
-        .ok()
-        .and_then(|level| level.parse::<u8>().ok())
-        .unwrap_or(2);
     let _ = write!(
         conf,
         r#"# Loopback only: tests need no outside access.
 http_port=127.0.0.1:{http_port}
 logdir={dir}/log
-# 2 = info: one line per request, which is what you want to read when a test fails
-# (E2E_PUSHPIN_LOG_LEVEL=3 for Pushpin's debug lines, e.g. its publish queues).
+# 2 = info: one line per request; 3 = debug (publish queues, next-link fetches).
 log_level={log_level}
 client_buffer_size=8192
 client_maxconn=50000
@@ -369,6 +381,7 @@ updates_check=off
 organization_name=
 "#,
         http_port = opts.http_port,
+        log_level = opts.log_level,
         sig_iss = opts.sig_iss,
         sig_key = opts.sig_key,
     );

@@ -1,20 +1,22 @@
-//! The local stack under test: a real Pushpin in front of the origin, on SQLite or Postgres.
+//! The local stack under test: a real Pushpin in front of the origin, on SQLite or Postgres,
+//! with the edge in Viceroy in front of both when asked.
 //!
-//! The origin runs in this process (on a real port, through `origin::run`, exactly as the binary
-//! does), so a test can also reach its database directly, for example to store a message without
-//! publishing it and watch the proxy recover it.
+//! The origin runs in this process by default (on a real port, through `origin::run`, exactly as
+//! the binary does), or as a process of its own for tests that crash it ([`OriginMode`]). A test
+//! can reach the database directly either way, for example to store a message without publishing
+//! it and watch the proxy recover it.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use origin::config::{Config, GripConfig};
+use origin::config::Args;
 use origin::store::Store;
 use tempfile::TempDir;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use crate::client::Client;
+use crate::faults::FaultyPublish;
+use crate::origin::{Origin, OriginMode};
 use crate::{Postgres, Pushpin, PushpinOptions, Viceroy, test_postgres_url, wait_until};
 
 /// Which database the origin uses.
@@ -87,6 +89,12 @@ pub struct StackOptions {
     pub edge: bool,
     /// Serve the built browser app (see [`crate::browser::frontend_dist`]).
     pub frontend_dir: Option<std::path::PathBuf>,
+    /// Where the origin runs: in this process, or as a process a test can kill.
+    pub origin: OriginMode,
+    /// Publish through a [`FaultyPublish`] endpoint the test can make refuse or hang.
+    pub publish_faults: bool,
+    /// Pushpin's log level (3: its debug lines, e.g. publish queues at their limit).
+    pub pushpin_log_level: Option<u8>,
 }
 
 impl Default for StackOptions {
@@ -96,6 +104,9 @@ impl Default for StackOptions {
             poll_timeout_secs: 20,
             edge: false,
             frontend_dir: None,
+            origin: OriginMode::InProcess,
+            publish_faults: false,
+            pushpin_log_level: None,
         }
     }
 }
@@ -105,11 +116,12 @@ pub struct Stack {
     /// Declared first: stopped before what it forwards to.
     pub edge: Option<Viceroy>,
     pub pushpin: Pushpin,
+    pub origin: Origin,
     pub origin_addr: SocketAddr,
+    /// The publish endpoint's fault switch, with [`StackOptions::publish_faults`].
+    pub publish_faults: Option<FaultyPublish>,
     pub database_url: String,
     pub session_secret: String,
-    shutdown: Option<oneshot::Sender<()>>,
-    origin: Option<JoinHandle<anyhow::Result<()>>>,
     // Dropped last: the database outlives the processes that use it.
     _database: TestDatabase,
 }
@@ -123,29 +135,33 @@ impl Stack {
         let database = TestDatabase::create(db).await?;
         let database_url = database.url.clone();
 
-        // Bind first: Pushpin needs the origin's address, the origin needs Pushpin's key.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let origin_addr = listener.local_addr()?;
-        let pushpin_options = PushpinOptions::for_tests(origin_addr);
+        // Ports first: Pushpin needs the origin's address, the origin needs Pushpin's key.
+        let origin_addr = SocketAddr::from(([127, 0, 0, 1], crate::free_port()));
+        let mut pushpin_options = PushpinOptions::for_tests(origin_addr);
+        if let Some(level) = options.pushpin_log_level {
+            pushpin_options.log_level = level;
+        }
         let session_secret = crate::random_hex(32);
         let publish_url = format!("http://127.0.0.1:{}/", pushpin_options.publish_port);
-        let config = Config {
+        let publish_faults = match options.publish_faults {
+            true => Some(FaultyPublish::start(publish_url.clone()).await?),
+            false => None,
+        };
+        let args = Args {
             database_url: database_url.clone(),
-            grip: GripConfig::parse(
-                &publish_url,
-                Some(&pushpin_options.sig_key),
-                Some(&pushpin_options.sig_iss),
-            )?,
-            session_secret: session_secret.clone().into_bytes(),
+            grip_url: publish_faults
+                .as_ref()
+                .map_or(publish_url, FaultyPublish::url),
+            grip_verify_key: Some(pushpin_options.sig_key.clone()),
+            grip_verify_iss: Some(pushpin_options.sig_iss.clone()),
+            session_secret: session_secret.clone(),
             bind_addr: origin_addr,
-            poll_timeout: Duration::from_secs(u64::from(options.poll_timeout_secs)),
+            poll_timeout_secs: options.poll_timeout_secs,
             replay_page: options.replay_page,
             frontend_dir: options.frontend_dir.clone(),
         };
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let origin = tokio::spawn(origin::run(listener, config, async {
-            let _ = stop.await;
-        }));
+        // A process origin waits for its own health check, which needs no Pushpin.
+        let origin = Origin::start(options.origin.clone(), args).await?;
 
         let pushpin = Pushpin::start(pushpin_options).await?;
         let edge = match options.edge {
@@ -163,11 +179,11 @@ impl Stack {
         let stack = Stack {
             edge,
             pushpin,
+            origin,
             origin_addr,
+            publish_faults,
             database_url,
             session_secret,
-            shutdown: Some(shutdown),
-            origin: Some(origin),
             _database: database,
         };
         // Ready when a request goes all the way through Pushpin to the origin's database.
@@ -222,33 +238,31 @@ impl Stack {
     /// Waits until the origin has answered `count` subscriptions of `transport` ("Sse", "Ws",
     /// "Poll") with a hold: from then on a publish can only reach it, or be recovered for it.
     pub async fn wait_for_holds(&self, transport: &str, count: u64) -> anyhow::Result<()> {
-        let series = format!("chat_stream_holds_total{{transport=\"{transport}\"}}");
-        wait_until(&series, Duration::from_secs(20), || {
-            let counter = self.origin_counter(&series);
+        self.wait_for_counter(
+            &format!("chat_stream_holds_total{{transport=\"{transport}\"}}"),
+            count,
+        )
+        .await
+    }
+
+    /// Waits until the origin's counter `series` (see [`Stack::origin_counter`]) reaches `count`.
+    pub async fn wait_for_counter(&self, series: &str, count: u64) -> anyhow::Result<()> {
+        wait_until(series, Duration::from_secs(20), || {
+            let counter = self.origin_counter(series);
             async move { Ok(counter.await? >= count) }
         })
         .await
     }
 
-    /// Stops the origin gracefully and returns how `run` ended.
+    /// Stops the origin gracefully and returns how it ended.
     pub async fn stop_origin(&mut self) -> anyhow::Result<()> {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        match self.origin.take() {
-            Some(task) => task.await?,
-            None => Ok(()),
-        }
+        self.origin.stop().await
     }
-}
 
-impl Drop for Stack {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(task) = self.origin.take() {
-            task.abort();
-        }
+    /// The publish endpoint's fault switch; fails unless the stack has one.
+    pub fn faults(&self) -> anyhow::Result<&FaultyPublish> {
+        self.publish_faults
+            .as_ref()
+            .context("start the stack with `publish_faults: true`")
     }
 }

@@ -6,7 +6,7 @@ use e2e::client::{Client, expect_status};
 use e2e::{Db, Stack, StackOptions, on_both_databases};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use shared::api::MessagesResponse;
+use shared::api::PollResponse;
 use shared::event::ClientCommand;
 
 on_both_databases!(
@@ -53,7 +53,7 @@ async fn a_post_reaches_every_kind_of_subscriber_through_the_edge(db: Db) -> any
     let posted = alice.post("lobby", "through the edge").await?;
     ensure!(sse.next_message().await? == posted);
     ensure!(ws.follow(earlier.seq, posted.seq).await? == vec![posted.clone()]);
-    let polled: MessagesResponse = expect_status(poll.await??, StatusCode::OK)
+    let polled: PollResponse = expect_status(poll.await??, StatusCode::OK)
         .await?
         .json()
         .await?;

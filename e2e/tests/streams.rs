@@ -6,7 +6,7 @@ use e2e::client::{Client, expect_status};
 use e2e::{Db, Stack, StackOptions, on_both_databases};
 use origin::store::NewMessage;
 use reqwest::{Method, StatusCode};
-use shared::api::{MessagesResponse, User};
+use shared::api::{PollResponse, User};
 use shared::event::{ClientCommand, ServerEvent};
 use shared::message::Message;
 
@@ -60,7 +60,7 @@ async fn a_post_reaches_sse_websocket_and_long_poll(db: Db) -> anyhow::Result<()
         "SSE delivers the stored message"
     );
     ensure!(ws.next_message().await? == posted, "WebSocket delivers it");
-    let polled: MessagesResponse = expect_status(poll.await??, StatusCode::OK)
+    let polled: PollResponse = expect_status(poll.await??, StatusCode::OK)
         .await?
         .json()
         .await?;
@@ -110,7 +110,7 @@ async fn reconnecting_with_last_event_id_gets_exactly_what_was_missed(
     );
 
     let poll = bob.poll("lobby", Some(4)).await?;
-    let polled: MessagesResponse = expect_status(poll, StatusCode::OK).await?.json().await?;
+    let polled: PollResponse = expect_status(poll, StatusCode::OK).await?.json().await?;
     ensure!(
         seqs(&polled.messages) == [5, 6, 7],
         "long-poll answers at once with what it missed"
@@ -133,7 +133,7 @@ async fn reconnecting_with_last_event_id_gets_exactly_what_was_missed(
 async fn store_unpublished(stack: &Stack, slug: &str, author: &User) -> anyhow::Result<Message> {
     let store = stack.store().await?;
     let room = store.room_by_slug(slug).await?.expect("room exists");
-    let (message, _) = store
+    let appended = store
         .append_message(
             &room,
             NewMessage {
@@ -144,7 +144,7 @@ async fn store_unpublished(stack: &Stack, slug: &str, author: &User) -> anyhow::
         )
         .await?;
     store.close().await;
-    Ok(message)
+    Ok(appended.message)
 }
 
 async fn a_lost_publish_is_recovered_through_the_next_link(db: Db) -> anyhow::Result<()> {
@@ -346,7 +346,7 @@ async fn a_held_long_poll_recovers_a_lost_publish(db: Db) -> anyhow::Result<()> 
     // the poll through the next link instead: both messages, in order.
     let lost = store_unpublished(&stack, "lobby", alice.user.as_ref().unwrap()).await?;
     let next = alice.post("lobby", "published").await?;
-    let polled: MessagesResponse = expect_status(poll.await??, StatusCode::OK)
+    let polled: PollResponse = expect_status(poll.await??, StatusCode::OK)
         .await?
         .json()
         .await?;
@@ -454,7 +454,7 @@ async fn a_held_long_poll_times_out_empty(db: Db) -> anyhow::Result<()> {
     let (alice, bob) = two_users(&stack).await?;
     alice.create_room("lobby", false).await?;
     let started = std::time::Instant::now();
-    let polled: MessagesResponse = expect_status(bob.poll("lobby", Some(0)).await?, StatusCode::OK)
+    let polled: PollResponse = expect_status(bob.poll("lobby", Some(0)).await?, StatusCode::OK)
         .await?
         .json()
         .await?;

@@ -17,6 +17,7 @@ use crate::capability::Capabilities;
 use crate::error::ApiError;
 use crate::extract::MAX_JSON_BYTES;
 use crate::grip::GripVerifier;
+use crate::heads::Heads;
 use crate::metrics::Metrics;
 use crate::post::RoomLocks;
 use crate::publish::Publisher;
@@ -35,6 +36,7 @@ pub struct AppState {
     pub capabilities: Capabilities,
     pub grip: GripVerifier,
     pub publisher: Publisher,
+    pub heads: Heads,
     pub room_locks: Arc<RoomLocks>,
     pub poll_timeout: Duration,
     pub replay_page: u32,

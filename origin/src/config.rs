@@ -10,7 +10,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use url::Url;
 
 /// The origin's settings as given; [`Config::from_args`] turns them into a checked [`Config`].
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "origin", version, about)]
 pub struct Args {
     /// Where accounts, rooms and messages live: `sqlite://PATH?mode=rwc` or `postgres://…`.

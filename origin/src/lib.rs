@@ -17,21 +17,25 @@
 //! - [`app`]: shared state and the router; [`routes`]: the JSON API; [`stream`]: SSE,
 //!   WebSocket-over-HTTP and long-poll.
 //! - [`store`]: SQLite or Postgres through sqlx; [`post`]: store-then-publish, in order;
-//!   [`publish`]: the batching, retrying publisher; [`replay`]: what a subscriber missed.
+//!   [`publish`]: the batching, retrying publisher; [`heads`]: a quiet room's position, so no
+//!   subscriber keeps a stale tail; [`replay`]: what a subscriber missed.
 //! - [`auth`]: passwords and session tokens; [`access`]: who may see a room; [`grip`]: proof a
 //!   request came through the proxy; [`capability`]: the proxy's authority to fetch next links.
 //! - [`error`]: every failure and its HTTP answer; [`extract`]: extractors that fail with it.
 //! - [`metrics`]: counters at `GET /metrics`; [`frontend`]: the browser app's files.
+//! - [`binary`]: the program around [`run`] (environment, signals).
 
 pub mod access;
 pub mod app;
 pub mod auth;
+pub mod binary;
 pub mod capability;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod frontend;
 pub mod grip;
+pub mod heads;
 pub mod metrics;
 pub mod post;
 pub mod publish;
@@ -49,6 +53,7 @@ use tokio::net::TcpListener;
 
 use crate::app::AppState;
 use crate::config::Config;
+use crate::heads::{Announcer, Heads};
 use crate::publish::Publisher;
 use crate::store::Store;
 
@@ -63,7 +68,16 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let store = Store::connect(&config.database_url).await?;
     let metrics = Arc::new(metrics::Metrics::default());
-    let (publisher, publishing) = Publisher::spawn(&config.grip, metrics.clone());
+    let room_locks = Arc::new(post::RoomLocks::new(64));
+    let (heads, inbox) = Heads::channel();
+    let (publisher, publishing) = Publisher::spawn(&config.grip, metrics.clone(), heads.clone());
+    let announcing = Announcer {
+        store: store.clone(),
+        locks: room_locks.clone(),
+        publisher: publisher.clone(),
+        metrics: metrics.clone(),
+    }
+    .spawn(inbox);
     let state = AppState {
         metrics,
         store: store.clone(),
@@ -71,7 +85,8 @@ pub async fn run(
         capabilities: capability::Capabilities::new(&config.session_secret),
         grip: grip::GripVerifier::new(&config.grip),
         publisher,
-        room_locks: Arc::new(post::RoomLocks::new(64)),
+        heads,
+        room_locks,
         poll_timeout: config.poll_timeout,
         replay_page: config.replay_page,
     };
@@ -79,7 +94,9 @@ pub async fn run(
     axum::serve(listener, app::router(state, config.frontend_dir.as_deref()))
         .with_graceful_shutdown(shutdown)
         .await?;
-    // The router (and with it the last publisher handle) is gone: the task drains and ends.
+    // The router is gone; once the announcer is too, so is the last publisher handle, and the
+    // publishing task drains its queue and ends.
+    announcing.stop().await;
     if tokio::time::timeout(Duration::from_secs(10), publishing)
         .await
         .is_err()

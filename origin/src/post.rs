@@ -9,17 +9,21 @@ use shared::publish::MAX_ITEM_BYTES;
 use tokio::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
+use shared::publish::ChainId;
+
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::publish::message_item;
+use crate::heads::RoomKey;
+use crate::publish::{Kind, message_item};
 use crate::store::{NewMessage, RoomRow};
 
 /// Per-room publish order within this process.
 ///
-/// The store hands out seqs in order, but two posts to one room finish in any order, and the
-/// later seq could be queued for publishing first. Holding a room's lock from before the insert
-/// until its publish is queued makes this process publish each room in seq order. Posts to a
-/// room serialise on the database row anyway, so the lock costs nothing extra. Stripes (not a
+/// The store hands out seqs (and head links) in order, but two posts to one room finish in any
+/// order, and the later seq could be queued for publishing first. Holding a room's lock from
+/// before the insert until its publish is queued makes this process publish each room in chain
+/// order; `heads` takes the same lock. Posts to a room serialise on the database row anyway, so
+/// the lock costs nothing extra. Stripes (not a
 /// map of rooms) keep memory fixed. Across several origins order is not guaranteed, and it need
 /// not be: the proxy recovers from out-of-order ids through the next link, only more slowly.
 pub struct RoomLocks {
@@ -33,7 +37,7 @@ impl RoomLocks {
         }
     }
 
-    async fn lock(&self, room_id: i64) -> MutexGuard<'_, ()> {
+    pub async fn lock(&self, room_id: i64) -> MutexGuard<'_, ()> {
         let mut hasher = DefaultHasher::new();
         room_id.hash(&mut hasher);
         let stripe = (hasher.finish() % self.stripes.len() as u64) as usize;
@@ -51,7 +55,7 @@ pub async fn post_message(
 ) -> ApiResult<(Message, bool)> {
     check_published_size(room, author, post)?;
     let _order = state.room_locks.lock(room.id).await;
-    let (message, created) = state
+    let appended = state
         .store
         .append_message(
             room,
@@ -62,11 +66,18 @@ pub async fn post_message(
             },
         )
         .await?;
-    if created {
+    let created = appended.is_new();
+    if let Some(follows) = appended.follows {
         state.metrics.posts.inc();
-        state.publisher.publish(message_item(&message));
+        let key = RoomKey {
+            id: room.id,
+            slug: room.room.slug.clone(),
+        };
+        let item = message_item(&appended.message, follows);
+        state.publisher.publish(&key, Kind::Message, &item);
+        state.heads.posted(key);
     }
-    Ok((message, created))
+    Ok((appended.message, created))
 }
 
 /// Refuses, before anything is written, a message whose publish item would exceed Fanout's
@@ -81,7 +92,12 @@ fn check_published_size(room: &RoomRow, author: &User, post: &PostMessage) -> Ap
         sent_at: time::OffsetDateTime::now_utc(),
         client_id: post.client_id.clone(),
     };
-    let size = serde_json::to_vec(&message_item(&draft))
+    // The longest ids a chain can have.
+    let follows = ChainId {
+        seq: u64::MAX,
+        heads: u32::MAX,
+    };
+    let size = serde_json::to_vec(&message_item(&draft, follows))
         .map_err(|e| ApiError::Internal(e.into()))?
         .len();
     if size > MAX_ITEM_BYTES {

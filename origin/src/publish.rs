@@ -1,95 +1,189 @@
-//! Publishing to Fanout/Pushpin: every stored message goes out in all three formats from one
-//! background task that keeps order, batches and retries.
+//! Publishing to Fanout/Pushpin: every message, and every head (see [`crate::heads`]), goes out
+//! from one background task that keeps order, batches and retries.
 //!
-//! The database is the truth and publishing is best effort on top of it: if a publish is lost
-//! for good, subscribers still get the message, because each item carries `id`/`prev-id` and the
-//! proxy, seeing the gap at the next publish, fetches the stream's next link (see `stream::events`),
-//! and WebSocket clients resume from their last seq. So a failed publish is retried for a while,
-//! then dropped with a log line; it never blocks or fails the post that produced it.
+//! The database is the truth and publishing is best effort on top of it: a publish never blocks
+//! or fails the post that produced it. What the publisher cannot deliver (its queue is full, the
+//! publish API refused the item, or kept failing until the publisher gave up) is counted and
+//! reported to [`crate::heads`], which announces the room's position once publishing works
+//! again: every subscriber that missed something then fetches it from the database (the proxy
+//! through the stream's next link, WebSocket clients by `resume`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use shared::api::MessagesResponse;
+use shared::api::PollResponse;
 use shared::event::ServerEvent;
 use shared::message::{Message, room_channel};
-use shared::publish::{HttpResponse, Item, PublishRequest};
-use tokio::sync::mpsc;
+use shared::publish::{ChainId, HttpResponse, Item};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::config::{GripConfig, PublishAuth};
-use crate::metrics::Metrics;
+use crate::heads::{Heads, RoomKey};
+use crate::metrics::{DropReason, Metrics};
 
-/// Items waiting to be published; beyond this a post drops its publish (replay recovers it)
-/// rather than queueing without bound while the proxy is down.
-const QUEUE: usize = 10_000;
+/// Items waiting to be published; beyond this, or beyond [`QUEUE_BYTES`], an item is dropped
+/// (and its room announced later) rather than queued without bound while the proxy is down.
+const QUEUE_ITEMS: usize = 10_000;
+/// Bytes of serialised items waiting: 10,000 items of 64 KiB would be 640 MiB.
+const QUEUE_BYTES: usize = 32 * 1024 * 1024;
 /// Most items in one publish request.
-const BATCH: usize = 100;
-/// Attempts for one batch before it is given up.
+const BATCH_ITEMS: usize = 100;
+/// Most bytes of items in one publish request (Pushpin refuses bodies over its
+/// `push_in_http_max_body_size`; one item may reach Fanout's 64 KiB).
+const BATCH_BYTES: usize = 512 * 1024;
+/// Attempts for one request before its items are given up.
 const ATTEMPTS: u32 = 8;
+/// How long one publish request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The publish item for a message: one per room channel, `id` = seq and `prev-id` = seq - 1 so
-/// the proxy can tell when it missed one.
-pub fn message_item(message: &Message) -> Item {
+/// The publish item for a message: `id` is its seq, `prev-id` the chain link before it
+/// ([`ChainId`]), so the proxy can tell when a stream missed one.
+pub fn message_item(message: &Message, follows: ChainId) -> Item {
     let event = ServerEvent::Message {
         message: message.clone(),
     };
     let mut item = Item::for_event(
         room_channel(&message.room),
-        Some(message.seq.to_string()),
-        Some((message.seq - 1).to_string()),
+        Some(ChainId::message(message.seq).to_string()),
+        Some(follows.to_string()),
         &event,
     );
     // A held long-poll is answered with the same body an immediate answer would have.
-    let poll_body = serde_json::to_string(&MessagesResponse {
+    item.formats.http_response = Some(poll_answer(&PollResponse {
         messages: vec![message.clone()],
-    })
-    .expect("a message serialises");
-    item.formats.http_response = Some(HttpResponse {
+        reset: false,
+    }));
+    item
+}
+
+/// The publish item for a head: the room's position, as the chain link `head`.
+///
+/// Streams in step move one link on and get a `head` event (SSE, WebSocket), or their held
+/// long-poll is answered with no messages; a stream behind sees that `prev-id` is not its last
+/// id and fetches its next link.
+pub fn head_item(slug: &str, head: ChainId) -> Item {
+    let follows = ChainId {
+        heads: head.heads - 1,
+        ..head
+    };
+    let mut item = Item::for_event(
+        room_channel(slug),
+        Some(head.to_string()),
+        Some(follows.to_string()),
+        &ServerEvent::Head { last_seq: head.seq },
+    );
+    item.formats.http_response = Some(poll_answer(&PollResponse::default()));
+    item
+}
+
+fn poll_answer(body: &PollResponse) -> HttpResponse {
+    HttpResponse {
         code: Some(200),
         headers: Some(BTreeMap::from([(
             "Content-Type".to_owned(),
             "application/json".to_owned(),
         )])),
-        body: Some(poll_body),
+        body: Some(serde_json::to_string(body).expect("a poll answer serialises")),
         action: None,
-    });
-    item
+    }
 }
 
-/// The handle posts use to publish; cheap to clone. Dropping every handle stops the task once
-/// it has sent what is queued.
+/// What an item carries, which decides how `heads` reacts when it is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Message,
+    Head,
+}
+
+/// The handle posts and `heads` publish through; cheap to clone. Dropping every handle stops
+/// the task once it has sent what is queued.
 #[derive(Clone)]
 pub struct Publisher {
-    queue: mpsc::Sender<Item>,
-    metrics: Arc<Metrics>,
+    queue: mpsc::Sender<Queued>,
+    bytes: Arc<Semaphore>,
+    report: Report,
+}
+
+/// An item waiting in the queue.
+struct Queued {
+    room: RoomKey,
+    kind: Kind,
+    /// The item as JSON, serialised once, when queued.
+    json: String,
+    /// Its share of [`QUEUE_BYTES`], given back when it leaves the queue.
+    _bytes: OwnedSemaphorePermit,
 }
 
 impl Publisher {
-    /// Starts the publishing task.
-    pub fn spawn(grip: &GripConfig, metrics: Arc<Metrics>) -> (Publisher, JoinHandle<()>) {
-        let (queue, rx) = mpsc::channel(QUEUE);
+    /// Starts the publishing task; what it cannot deliver it reports to `heads`.
+    pub fn spawn(
+        grip: &GripConfig,
+        metrics: Arc<Metrics>,
+        heads: Heads,
+    ) -> (Publisher, JoinHandle<()>) {
+        let (queue, rx) = mpsc::channel(QUEUE_ITEMS);
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+            .timeout(REQUEST_TIMEOUT)
             .build()
             .expect("a TLS backend is compiled in");
+        let report = Report { metrics, heads };
         let task = PublishTask {
             client,
             url: grip.publish_url.clone(),
             auth: grip.publish_auth.clone(),
-            metrics: metrics.clone(),
+            report: report.clone(),
         };
-        (Publisher { queue, metrics }, tokio::spawn(task.run(rx)))
+        let publisher = Publisher {
+            queue,
+            bytes: Arc::new(Semaphore::new(QUEUE_BYTES)),
+            report,
+        };
+        (publisher, tokio::spawn(task.run(rx)))
     }
 
-    /// Queues an item. Called in seq order per room (see `post`), and the single task keeps
-    /// that order on the wire, so the proxy only has to recover real losses.
-    pub fn publish(&self, item: Item) {
-        if self.queue.try_send(item).is_err() {
-            self.metrics.publish_dropped.inc();
-            tracing::warn!("publish queue full; subscribers will recover the message by replay");
+    /// Queues an item for `room`. Called in chain order per room (see `post::RoomLocks`), and
+    /// the single task keeps that order on the wire, so the proxy only has to recover real
+    /// losses.
+    pub fn publish(&self, room: &RoomKey, kind: Kind, item: &Item) {
+        let json = serde_json::to_string(item).expect("a publish item serialises");
+        let size = u32::try_from(json.len()).unwrap_or(u32::MAX);
+        let Ok(bytes) = self.bytes.clone().try_acquire_many_owned(size) else {
+            return self.report.lost(room.clone(), kind, DropReason::QueueFull);
+        };
+        let queued = Queued {
+            room: room.clone(),
+            kind,
+            json,
+            _bytes: bytes,
+        };
+        if let Err(err) = self.queue.try_send(queued) {
+            let queued = err.into_inner();
+            self.report
+                .lost(queued.room, queued.kind, DropReason::QueueFull);
         }
+    }
+}
+
+/// Where deliveries and losses are counted, and losses reported to `heads`. (The task holds
+/// this, not a [`Publisher`], so that dropping the last handle still ends it.)
+#[derive(Clone)]
+struct Report {
+    metrics: Arc<Metrics>,
+    heads: Heads,
+}
+
+impl Report {
+    fn sent(&self, items: usize) {
+        self.metrics.published.inc_by(items as u64);
+    }
+
+    /// Counts a lost item and tells `heads`, which makes sure the room gets announced.
+    fn lost(&self, room: RoomKey, kind: Kind, reason: DropReason) {
+        tracing::warn!(room = %room.slug, ?kind, ?reason, "publish lost; the room will be announced");
+        self.metrics.dropped(reason);
+        self.heads.failed(room, kind);
     }
 }
 
@@ -97,35 +191,66 @@ struct PublishTask {
     client: reqwest::Client,
     url: url::Url,
     auth: Option<PublishAuth>,
-    metrics: Arc<Metrics>,
+    report: Report,
+}
+
+/// How a publish request ended, after its retries.
+enum Outcome {
+    Sent,
+    /// A 4xx other than 429: this request will never be accepted as it is.
+    Refused,
+    /// Failed every attempt (the proxy is down, slow or erroring).
+    GaveUp,
 }
 
 impl PublishTask {
-    async fn run(self, mut rx: mpsc::Receiver<Item>) {
-        let mut batch = Vec::with_capacity(BATCH);
+    async fn run(self, mut rx: mpsc::Receiver<Queued>) {
+        let mut received = Vec::with_capacity(BATCH_ITEMS);
         // `recv_many` waits for at least one item and takes whatever else is already queued:
         // batches grow under load and a lone message goes out at once.
-        while rx.recv_many(&mut batch, BATCH).await > 0 {
-            let count = batch.len() as u64;
-            let request = PublishRequest {
-                items: std::mem::take(&mut batch),
-            };
-            if self.send_with_retry(&request).await {
-                self.metrics.published.inc_by(count);
-            } else {
-                self.metrics.publish_dropped.inc_by(count);
+        while rx.recv_many(&mut received, BATCH_ITEMS).await > 0 {
+            for batch in batches(std::mem::take(&mut received)) {
+                self.deliver(batch).await;
             }
         }
     }
 
-    async fn send_with_retry(&self, request: &PublishRequest) -> bool {
+    /// Sends one batch; a batch the API refuses is sent again item by item, so that one bad
+    /// item cannot take other rooms' messages down with it.
+    async fn deliver(&self, batch: Vec<Queued>) {
+        match self.send_with_retry(&batch).await {
+            Outcome::Refused if batch.len() > 1 => {
+                for queued in batch {
+                    let single = [queued];
+                    let outcome = self.send_with_retry(&single).await;
+                    let [queued] = single;
+                    self.settle(outcome, vec![queued]);
+                }
+            }
+            outcome => self.settle(outcome, batch),
+        }
+    }
+
+    fn settle(&self, outcome: Outcome, batch: Vec<Queued>) {
+        let reason = match outcome {
+            Outcome::Sent => return self.report.sent(batch.len()),
+            Outcome::Refused => DropReason::Refused,
+            Outcome::GaveUp => DropReason::GaveUp,
+        };
+        for queued in batch {
+            self.report.lost(queued.room, queued.kind, reason);
+        }
+    }
+
+    async fn send_with_retry(&self, batch: &[Queued]) -> Outcome {
+        let body = request_body(batch);
         let mut delay = Duration::from_millis(100);
         for attempt in 1..=ATTEMPTS {
-            match self.send(request).await {
-                Ok(()) => return true,
+            match self.send(body.clone()).await {
+                Ok(()) => return Outcome::Sent,
                 Err(SendError::Permanent(reason)) => {
-                    tracing::error!(%reason, "publish refused; not retrying");
-                    return false;
+                    tracing::error!(%reason, items = batch.len(), "publish refused");
+                    return Outcome::Refused;
                 }
                 Err(SendError::Transient(reason)) => {
                     tracing::warn!(%reason, attempt, "publish failed; retrying");
@@ -136,15 +261,16 @@ impl PublishTask {
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
         }
-        tracing::error!(
-            items = request.items.len(),
-            "publish given up; subscribers will recover by replay"
-        );
-        false
+        tracing::error!(items = batch.len(), "publish given up");
+        Outcome::GaveUp
     }
 
-    async fn send(&self, request: &PublishRequest) -> Result<(), SendError> {
-        let mut http = self.client.post(self.url.clone()).json(request);
+    async fn send(&self, body: String) -> Result<(), SendError> {
+        let mut http = self
+            .client
+            .post(self.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
         http = match &self.auth {
             Some(PublishAuth::FastlyKey(key)) => http.header("Fastly-Key", key),
             Some(PublishAuth::Bearer(key)) => http.bearer_auth(key),
@@ -169,6 +295,40 @@ impl PublishTask {
             }
         }
     }
+}
+
+/// Splits what was received into requests of at most [`BATCH_BYTES`] (and at least one item).
+fn batches(received: Vec<Queued>) -> Vec<Vec<Queued>> {
+    let mut out: Vec<Vec<Queued>> = Vec::new();
+    let mut size = 0;
+    for queued in received {
+        match out.last_mut() {
+            Some(batch) if size + queued.json.len() <= BATCH_BYTES => {
+                size += queued.json.len();
+                batch.push(queued);
+            }
+            _ => {
+                size = queued.json.len();
+                out.push(vec![queued]);
+            }
+        }
+    }
+    out
+}
+
+/// `{"items":[…]}` from items already serialised.
+fn request_body(batch: &[Queued]) -> String {
+    let size = batch.iter().map(|q| q.json.len() + 1).sum::<usize>() + 12;
+    let mut body = String::with_capacity(size);
+    body.push_str(r#"{"items":["#);
+    for (i, queued) in batch.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&queued.json);
+    }
+    body.push_str("]}");
+    body
 }
 
 enum SendError {

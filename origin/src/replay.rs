@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use shared::api::REPLAY_FIRST_VISIT;
 use shared::grip;
 use shared::message::Message;
+use shared::publish::ChainId;
 
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -35,7 +36,8 @@ pub fn parse_cursor(value: &str) -> ApiResult<u64> {
 }
 
 /// The seq recorded in a `Grip-Last` header for `channel`: where the proxy's copy of the stream
-/// stopped when it fetches a next link.
+/// stopped when it fetches a next link. The header names a chain link (`12` or `12.3`, see
+/// [`ChainId`]); its seq is the last message the stream delivered.
 pub fn grip_last(headers: &HeaderMap, channel: &str) -> ApiResult<Option<u64>> {
     let Some(value) = headers.get(grip::LAST) else {
         return Ok(None);
@@ -47,7 +49,11 @@ pub fn grip_last(headers: &HeaderMap, channel: &str) -> ApiResult<Option<u64>> {
     entries
         .iter()
         .find(|e| e.channel == channel)
-        .map(|e| parse_cursor(&e.last_id))
+        .map(|e| {
+            ChainId::parse(&e.last_id)
+                .map(|link| link.seq)
+                .ok_or_else(|| ApiError::BadCursor(e.last_id.clone()))
+        })
         .transpose()
 }
 

@@ -6,6 +6,7 @@ use anyhow::ensure;
 use e2e::{Db, TestDatabase, on_both_databases};
 use origin::store::{NewMessage, Store, StoreError};
 use shared::api::{Room, User};
+use shared::publish::ChainId;
 
 on_both_databases!(
     names_and_slugs_are_unique,
@@ -13,6 +14,7 @@ on_both_databases!(
     concurrent_posts_get_gapless_seqs,
     a_client_id_posts_once_even_when_raced,
     pages_read_forwards_and_backwards,
+    the_publish_chain_links_messages_and_heads,
 );
 
 async fn fresh(db: Db) -> anyhow::Result<(Store, TestDatabase)> {
@@ -92,9 +94,9 @@ async fn concurrent_posts_get_gapless_seqs(db: Db) -> anyhow::Result<()> {
                     body: "x",
                     client_id: &client_id,
                 };
-                let (message, created) = store.append_message(&lobby, new).await?;
-                anyhow::ensure!(created);
-                seqs.push(message.seq);
+                let appended = store.append_message(&lobby, new).await?;
+                anyhow::ensure!(appended.is_new());
+                seqs.push(appended.message.seq);
                 // Interleave a second room: its seqs must not disturb the first.
                 store.append_message(&other, new).await?;
             }
@@ -135,9 +137,9 @@ async fn a_client_id_posts_once_even_when_raced(db: Db) -> anyhow::Result<()> {
     let mut created = 0;
     let mut ids = BTreeSet::new();
     for task in tasks {
-        let (message, new) = task.await??;
-        created += usize::from(new);
-        ids.insert(message.id);
+        let appended = task.await??;
+        created += usize::from(appended.is_new());
+        ids.insert(appended.message.id);
     }
     ensure!(
         created == 1 && ids.len() == 1,
@@ -151,11 +153,11 @@ async fn a_client_id_posts_once_even_when_raced(db: Db) -> anyhow::Result<()> {
         body: "mine",
         client_id: "same",
     };
-    let (message, created) = store.append_message(&lobby, new).await?;
+    let appended = store.append_message(&lobby, new).await?;
     ensure!(
-        created && message.seq == 2,
+        appended.is_new() && appended.message.seq == 2,
         "no seq was burnt by the race: {}",
-        message.seq
+        appended.message.seq
     );
     Ok(())
 }
@@ -186,5 +188,54 @@ async fn pages_read_forwards_and_backwards(db: Db) -> anyhow::Result<()> {
     ensure!(seqs(store.messages_before(&lobby, Some(4), 10).await?) == [1, 2, 3]);
     let m = store.messages_after(&lobby, 4, 1).await?.remove(0);
     ensure!(m.body == "m5" && m.author == "ann" && m.room == "lobby" && m.client_id == "c5");
+    Ok(())
+}
+
+async fn the_publish_chain_links_messages_and_heads(db: Db) -> anyhow::Result<()> {
+    let (store, _db) = fresh(db).await?;
+    let ann = store.create_user("ann", "h").await?;
+    let lobby = store.create_room(&room("lobby", false), ann.id).await?;
+    let link = |seq, heads| ChainId { seq, heads };
+    let post = |client_id: &'static str| {
+        let (store, ann, lobby) = (store.clone(), ann.clone(), lobby.clone());
+        async move {
+            let new = NewMessage {
+                author: &ann,
+                body: "x",
+                client_id,
+            };
+            anyhow::Ok(store.append_message(&lobby, new).await?.follows)
+        }
+    };
+    let tail = || async { anyhow::Ok(store.room_by_slug("lobby").await?.unwrap().chain) };
+
+    ensure!(
+        tail().await? == link(0, 0),
+        "an empty room's chain starts at 0"
+    );
+    ensure!(post("c1").await? == Some(link(0, 0)));
+    ensure!(store.announce_head(lobby.id).await? == Some(link(1, 1)));
+    ensure!(store.announce_head(lobby.id).await? == Some(link(1, 2)));
+    ensure!(tail().await? == link(1, 2), "holds read the tail");
+    ensure!(
+        post("c2").await? == Some(link(1, 2)),
+        "the next message follows the last head"
+    );
+    ensure!(
+        tail().await? == link(2, 0),
+        "and the old heads no longer count"
+    );
+    ensure!(post("c3").await? == Some(link(2, 0)));
+    ensure!(post("c3").await?.is_none(), "a retry publishes nothing");
+    ensure!(store.announce_head(lobby.id).await? == Some(link(3, 1)));
+    ensure!(
+        store.announce_head(i64::MAX).await?.is_none(),
+        "no such room"
+    );
+
+    let lately = store.rooms_active_since(0).await?;
+    ensure!(lately == vec![(lobby.id, "lobby".to_owned())], "{lately:?}");
+    let future = i64::MAX;
+    ensure!(store.rooms_active_since(future).await?.is_empty());
     Ok(())
 }

@@ -147,6 +147,17 @@ pub struct MessagesResponse {
     pub messages: Vec<Message>,
 }
 
+/// A long-poll's answer (`GET /api/rooms/{slug}/poll?after=SEQ`): the messages after `SEQ`,
+/// oldest first, or none when the hold timed out or the room only announced its position.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PollResponse {
+    pub messages: Vec<Message>,
+    /// `SEQ` was ahead of the room (its database was restored from a backup, say): drop what is
+    /// shown; `messages` are the room's latest, to start over from.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reset: bool,
+}
+
 /// Every non-2xx JSON reply: `{"error":{"code":"...","message":"..."}}`.
 ///
 /// `code` is stable and meant for programs; `message` is for people.

@@ -31,6 +31,11 @@ pub enum ServerEvent {
     Synced {
         last_seq: u64,
     },
+    /// Published to the room when it goes quiet: where the room stands. A subscriber behind it
+    /// missed the end of a burst and resumes (the proxy does so by itself for SSE and long-poll).
+    Head {
+        last_seq: u64,
+    },
     Error {
         code: String,
         message: String,
@@ -55,6 +60,7 @@ impl ServerEvent {
             Self::Ack { .. } => "ack",
             Self::Reset { .. } => "reset",
             Self::Synced { .. } => "synced",
+            Self::Head { .. } => "head",
             Self::Error { .. } => "error",
         }
     }

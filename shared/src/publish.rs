@@ -4,6 +4,7 @@
 //! subscribers need (SSE streams, WebSockets, long-polls).
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +12,67 @@ use crate::event::ServerEvent;
 
 /// Fanout rejects a published item larger than this.
 pub const MAX_ITEM_BYTES: usize = 65_536;
+
+/// A link of a channel's publish chain: the `id` of a published item, and so the `prev-id` the
+/// next item names.
+///
+/// Every item published to a room's channel is one link of a chain: message `seq` is the link
+/// `"seq"`, and each *head* published after it while the room is quiet (see
+/// [`crate::event::ServerEvent::Head`]) is `"seq.1"`, `"seq.2"`, …. A head needs an id of its
+/// own, because the proxy drops an item whose id it saw recently, and it needs one at all,
+/// because a stream's position becomes the id of the last item it delivered: an item without an
+/// id would switch the stream's gap detection off. Subscribers only ever see `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ChainId {
+    pub seq: u64,
+    /// Heads published since message `seq` (0: the message itself).
+    pub heads: u32,
+}
+
+impl ChainId {
+    /// The link of message `seq` (0: the empty room).
+    pub fn message(seq: u64) -> ChainId {
+        ChainId { seq, heads: 0 }
+    }
+
+    /// The link of the next head after this one.
+    pub fn next_head(self) -> ChainId {
+        ChainId {
+            seq: self.seq,
+            heads: self.heads + 1,
+        }
+    }
+
+    /// Reads `"12"` or `"12.3"` back; `None` for anything else (a malformed `Grip-Last`).
+    pub fn parse(id: &str) -> Option<ChainId> {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let (seq, heads) = match id.split_once('.') {
+            None => (id, None),
+            Some((seq, heads)) => (seq, Some(heads)),
+        };
+        if !digits(seq) {
+            return None;
+        }
+        let heads = match heads {
+            None => 0,
+            Some(h) if digits(h) => h.parse().ok().filter(|&h| h > 0)?,
+            Some(_) => return None,
+        };
+        Some(ChainId {
+            seq: seq.parse().ok()?,
+            heads,
+        })
+    }
+}
+
+impl fmt::Display for ChainId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.heads {
+            0 => write!(f, "{}", self.seq),
+            heads => write!(f, "{}.{heads}", self.seq),
+        }
+    }
+}
 
 /// Body of `POST /publish/`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -5,12 +5,19 @@
 //! Messages may arrive twice (a replay overlapping live ones) or out of order (a live one
 //! overtaking a replay); the sequencer keeps a small reorder buffer and drops repeats. SSE
 //! streams rarely need more (the proxy repairs gaps itself); WebSocket clients depend on it, as
-//! the proxy has no recovery for them. Pure logic, shared by the frontend and the tests.
+//! the proxy has no recovery for them: a gap, a `synced` or a `head` (the room's position,
+//! published when it goes quiet) ahead of what was delivered asks for a `resume`. Pure logic,
+//! shared by the frontend and the tests.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::event::ServerEvent;
 use crate::message::Message;
+
+/// How long a client waits for the `synced` that answers a resume (or a WebSocket's handshake)
+/// before it takes the answer as lost and asks again; call [`Sequencer::on_silence`] then.
+pub const SILENCE: Duration = Duration::from_secs(1);
 
 /// What to do after feeding one event.
 #[derive(Debug, Default, PartialEq)]
@@ -32,6 +39,9 @@ pub struct Sequencer {
     ahead: BTreeMap<u64, Message>,
     /// A resume was asked for and its `synced` has not come back yet.
     resuming: bool,
+    /// Heads that came, still ahead of us, while that resume was outstanding: after two, its
+    /// answer is taken as lost and the resume asked again.
+    heads_while_resuming: u8,
 }
 
 impl Sequencer {
@@ -53,10 +63,28 @@ impl Sequencer {
         self.last
     }
 
-    /// A resume was sent by the caller on its own account (e.g. after reconnecting or when the
-    /// tab comes back): hold further resumes until its `synced`.
+    /// A resume was sent by the caller on its own account (e.g. when the tab comes back): hold
+    /// further resumes until its `synced`.
     pub fn resume_sent(&mut self) {
         self.resuming = true;
+        self.heads_while_resuming = 0;
+    }
+
+    /// A WebSocket connected: its handshake is answered with a replay and `synced`, like a
+    /// resume. (Locally, Viceroy 0.22 can lose that answer: `docs/upstream/`; see `on_silence`.)
+    pub fn connected(&mut self) {
+        self.resume_sent();
+    }
+
+    /// Nothing arrived for [`SILENCE`]. If a `synced` was awaited, its answer is taken as lost:
+    /// ask again. Otherwise a quiet stream needs nothing: when a room goes quiet the origin
+    /// publishes its `head`, which reveals a lost tail.
+    pub fn on_silence(&mut self) -> Step {
+        let mut step = Step::default();
+        if self.resuming {
+            self.ask(&mut step);
+        }
+        step
     }
 
     /// Feeds one event from the stream.
@@ -76,9 +104,18 @@ impl Sequencer {
             }
             ServerEvent::Synced { last_seq } => {
                 self.resuming = false;
-                let behind = self.last.is_some_and(|last| last < last_seq);
-                if behind || !self.ahead.is_empty() {
+                self.heads_while_resuming = 0;
+                if self.behind(last_seq) || !self.ahead.is_empty() {
                     self.ask(&mut step);
+                }
+            }
+            ServerEvent::Head { last_seq } => {
+                if self.behind(last_seq) {
+                    if self.resuming && self.heads_while_resuming < 2 {
+                        self.heads_while_resuming += 1;
+                    } else {
+                        self.ask(&mut step);
+                    }
                 }
             }
             ServerEvent::Reset { .. } => {
@@ -105,8 +142,15 @@ impl Sequencer {
         }
     }
 
+    /// Whether the room is past what was delivered. Before the first message (a first visit
+    /// whose replay is still coming) there is nothing to compare.
+    fn behind(&self, room_last_seq: u64) -> bool {
+        self.last.is_some_and(|last| last < room_last_seq)
+    }
+
     fn ask(&mut self, step: &mut Step) {
         self.resuming = true;
+        self.heads_while_resuming = 0;
         step.resume_after = self.last;
     }
 }

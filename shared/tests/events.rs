@@ -76,6 +76,10 @@ fn server_event_shapes() {
             json!({"type": "synced", "last_seq": 9}),
         ),
         (
+            ServerEvent::Head { last_seq: 12 },
+            json!({"type": "head", "last_seq": 12}),
+        ),
+        (
             ServerEvent::Error {
                 code: "invalid".into(),
                 message: "body: too long".into(),
@@ -154,6 +158,11 @@ fn other_events_to_sse() {
             ServerEvent::Synced { last_seq: 3 },
             "synced",
             json!({"last_seq": 3}),
+        ),
+        (
+            ServerEvent::Head { last_seq: 4 },
+            "head",
+            json!({"last_seq": 4}),
         ),
         (
             ServerEvent::Error {

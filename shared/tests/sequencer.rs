@@ -28,10 +28,13 @@ fn live(seq: u64) -> ServerEvent {
 }
 
 /// Plays a stream against a simulated origin that answers each resume with the replay and
-/// `synced`; returns the delivered seqs.
+/// `synced`, and a room that publishes its head once it goes quiet; returns the delivered seqs.
 fn play(total: u64, arrivals: Vec<u64>, resume_first: bool) -> Vec<u64> {
     let mut sequencer = Sequencer::after(0);
     let mut queue: VecDeque<ServerEvent> = arrivals.into_iter().map(live).collect();
+    // The room goes quiet at `total`: however many of the last messages were lost, the head
+    // tells.
+    queue.push_back(ServerEvent::Head { last_seq: total });
     if resume_first {
         // The client asked on connecting; the reply lands after whatever was in flight.
         sequencer.resume_sent();
@@ -60,13 +63,9 @@ proptest! {
         picks in prop::collection::vec(0u64..60, 0..150),
         resume_first in any::<bool>(),
     ) {
-        // Arbitrary arrivals: repeats, reordering, losses (whatever `picks` leaves out).
+        // Arbitrary arrivals: repeats, reordering, losses (whatever `picks` leaves out), the
+        // last ones included.
         let arrivals: Vec<u64> = picks.iter().map(|s| s % total + 1).collect();
-        // Without a first resume the tail can only be learned from a gap: end on the last one.
-        let mut arrivals = arrivals;
-        if !resume_first {
-            arrivals.push(total);
-        }
         prop_assert_eq!(play(total, arrivals, resume_first), (1..=total).collect::<Vec<_>>());
     }
 }
@@ -119,4 +118,64 @@ fn a_reset_starts_over() {
     assert!(step.reset);
     assert_eq!(sequencer.last(), None);
     assert_eq!(sequencer.on_event(live(4)).deliver, vec![message(4)]);
+}
+
+#[test]
+fn a_head_ahead_asks_for_the_lost_tail() {
+    let mut sequencer = Sequencer::after(0);
+    sequencer.on_event(live(1));
+    let step = sequencer.on_event(ServerEvent::Head { last_seq: 3 });
+    assert_eq!(
+        step.resume_after,
+        Some(1),
+        "2 and 3 were lost: resume after 1"
+    );
+    let step = sequencer.on_event(ServerEvent::Head { last_seq: 1 });
+    assert_eq!(
+        step,
+        Default::default(),
+        "a head at our position asks nothing"
+    );
+}
+
+#[test]
+fn heads_during_a_resume_wait_for_its_answer_then_ask_again() {
+    let mut sequencer = Sequencer::after(4);
+    assert_eq!(
+        sequencer
+            .on_event(ServerEvent::Head { last_seq: 9 })
+            .resume_after,
+        Some(4)
+    );
+    for _ in 0..2 {
+        let step = sequencer.on_event(ServerEvent::Head { last_seq: 9 });
+        assert_eq!(step.resume_after, None, "the resume may still be answered");
+    }
+    let step = sequencer.on_event(ServerEvent::Head { last_seq: 9 });
+    assert_eq!(step.resume_after, Some(4), "its answer was lost: ask again");
+}
+
+#[test]
+fn a_head_before_the_first_message_asks_nothing() {
+    let mut sequencer = Sequencer::new();
+    let step = sequencer.on_event(ServerEvent::Head { last_seq: 7 });
+    assert_eq!(
+        step,
+        Default::default(),
+        "a first visit's replay is still on its way"
+    );
+}
+
+#[test]
+fn silence_asks_again_only_while_a_synced_is_awaited() {
+    let mut sequencer = Sequencer::after(2);
+    assert_eq!(sequencer.on_silence(), Default::default(), "a quiet stream");
+    sequencer.connected();
+    assert_eq!(
+        sequencer.on_silence().resume_after,
+        Some(2),
+        "the handshake's replay never came: ask for it"
+    );
+    sequencer.on_event(ServerEvent::Synced { last_seq: 2 });
+    assert_eq!(sequencer.on_silence(), Default::default());
 }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::{RoomRow, Store, StoreError, now_millis};
 use shared::api::User;
 use shared::message::Message;
+use shared::publish::ChainId;
 
 /// What a post adds; the store assigns `seq`, `id` and `sent_at`.
 #[derive(Debug, Clone, Copy)]
@@ -15,6 +16,22 @@ pub struct NewMessage<'a> {
     pub author: &'a User,
     pub body: &'a str,
     pub client_id: &'a str,
+}
+
+/// What [`Store::append_message`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub message: Message,
+    /// For a new message, the chain link its publish follows (its `prev-id`): the message before
+    /// it, or the last head after that one. `None` when this author had already posted with this
+    /// `client_id`: `message` is that earlier one, and nothing new is to be published.
+    pub follows: Option<ChainId>,
+}
+
+impl Appended {
+    pub fn is_new(&self) -> bool {
+        self.follows.is_some()
+    }
 }
 
 const MESSAGE_COLUMNS: &str = "seq, id, author, body, client_id, sent_at";
@@ -37,27 +54,40 @@ fn message_from_row(room: &str, row: &AnyRow) -> Result<Message, sqlx::Error> {
 }
 
 impl Store {
-    /// Appends a message and returns it with `true`, or returns the message this author already
-    /// posted with the same `client_id` and `false` (a retry must not post twice).
+    /// Appends a message, or finds the one this author already posted with the same
+    /// `client_id` (a retry must not post twice).
     ///
     /// Why seq has no gaps: the transaction's first statement bumps `rooms.last_seq`, which
     /// locks that room's row (Postgres) or takes the write lock (SQLite) until commit, so posts
-    /// to one room take turns; and a failed insert rolls the bump back with it.
+    /// to one room take turns; and a failed insert rolls the bump back with it. The same
+    /// statement reads the chain tail before it (the heads announced since the previous message).
     pub async fn append_message(
         &self,
         room: &RoomRow,
         new: NewMessage<'_>,
-    ) -> Result<(Message, bool), StoreError> {
+    ) -> Result<Appended, StoreError> {
         if let Some(existing) = self.message_by_client_id(room, new).await? {
-            return Ok((existing, false));
+            return Ok(Appended {
+                message: existing,
+                follows: None,
+            });
         }
         let mut tx = self.pool.begin().await?;
-        let seq: i64 = sqlx::query_scalar(
-            "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
+        let bumped = sqlx::query(
+            "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 \
+             RETURNING last_seq, head_seq, heads",
         )
         .bind(room.id)
         .fetch_one(&mut *tx)
         .await?;
+        let seq: i64 = bumped.try_get("last_seq")?;
+        let head_seq: i64 = bumped.try_get("head_seq")?;
+        let heads: i64 = bumped.try_get("heads")?;
+        // The heads count applies if they were announced after the previous message.
+        let follows = ChainId {
+            seq: (seq - 1) as u64,
+            heads: if head_seq == seq - 1 { heads as u32 } else { 0 },
+        };
         let id = Uuid::new_v4();
         let sent_at = now_millis();
         let inserted = sqlx::query(
@@ -80,7 +110,12 @@ impl Store {
             Err(StoreError::Conflict) => {
                 tx.rollback().await?;
                 let existing = self.message_by_client_id(room, new).await?;
-                return existing.map(|m| (m, false)).ok_or(StoreError::Conflict);
+                return existing
+                    .map(|message| Appended {
+                        message,
+                        follows: None,
+                    })
+                    .ok_or(StoreError::Conflict);
             }
             Err(other) => return Err(other),
         }
@@ -95,7 +130,10 @@ impl Store {
             sent_at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(sent_at) * 1_000_000)
                 .expect("now is a valid timestamp"),
         };
-        Ok((message, true))
+        Ok(Appended {
+            message,
+            follows: Some(follows),
+        })
     }
 
     async fn message_by_client_id(

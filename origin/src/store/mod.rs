@@ -9,7 +9,7 @@ mod messages;
 mod rooms;
 mod users;
 
-pub use messages::NewMessage;
+pub use messages::{Appended, NewMessage};
 pub use rooms::RoomRow;
 pub use users::UserRow;
 
@@ -89,7 +89,12 @@ impl Store {
                     if backend == Backend::Sqlite {
                         // WAL lets readers (replays) run while a post writes; the busy timeout
                         // makes concurrent posts queue for the write lock instead of failing.
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL")
+                        // `synchronous = FULL`: a post is on disk before it is answered and
+                        // published. WAL's usual NORMAL survives a crash of the process but not
+                        // of the machine: a power cut could roll back a message subscribers had
+                        // already seen, and its seq would go to another message, which clients
+                        // past it then skip. FULL costs one fsync per post (docs/BENCHMARKS.md).
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL")
                             .await?;
                     }
                     Ok(())
@@ -138,6 +143,6 @@ fn create_sqlite_dir(url: &str) {
 }
 
 /// Milliseconds since the Unix epoch: how the schema stores time.
-fn now_millis() -> i64 {
+pub(crate) fn now_millis() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::{Store, StoreError, now_millis};
 use shared::api::Room;
+use shared::publish::ChainId;
 
 /// A room as stored: the public [`Room`] plus what access checks and posting need.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +16,37 @@ pub struct RoomRow {
     pub owner_id: Uuid,
     /// The seq of the newest message when the row was read (0: no message yet).
     pub last_seq: u64,
+    /// The tail of the room's publish chain when the row was read: `last_seq`, or the last head
+    /// published after it.
+    pub chain: ChainId,
+}
+
+impl RoomRow {
+    /// The chain link a stream that has every message up to `position` stands on: the room's
+    /// tail if that is where it is, else the message itself (the stream is behind, and the next
+    /// publish will show it).
+    pub fn chain_at(&self, position: u64) -> ChainId {
+        if position == self.chain.seq {
+            self.chain
+        } else {
+            ChainId::message(position)
+        }
+    }
+}
+
+/// The chain tail from the columns `last_seq`, `head_seq` and `heads`.
+fn chain_from_row(row: &AnyRow) -> Result<ChainId, sqlx::Error> {
+    let last_seq: i64 = row.try_get("last_seq")?;
+    let head_seq: i64 = row.try_get("head_seq")?;
+    let heads: i64 = row.try_get("heads")?;
+    Ok(ChainId {
+        seq: last_seq as u64,
+        heads: if head_seq == last_seq {
+            heads as u32
+        } else {
+            0
+        },
+    })
 }
 
 fn room_from_row(row: &AnyRow) -> Result<RoomRow, sqlx::Error> {
@@ -29,13 +61,14 @@ fn room_from_row(row: &AnyRow) -> Result<RoomRow, sqlx::Error> {
         },
         owner_id: Uuid::parse_str(&owner).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         last_seq: last_seq as u64,
+        chain: chain_from_row(row)?,
     })
 }
 
 // `private` is a BOOLEAN in both schemas, but sqlx's `Any` driver cannot decode SQLite's
 // booleans: read it as an integer everywhere.
 const ROOM_COLUMNS: &str =
-    "id, slug, title, CAST(private AS INTEGER) AS private, owner_id, last_seq";
+    "id, slug, title, CAST(private AS INTEGER) AS private, owner_id, last_seq, head_seq, heads";
 
 impl Store {
     /// Creates a room owned by `owner`, who is also its first member; one transaction, so a
@@ -70,6 +103,37 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(room_from_row).transpose()?)
+    }
+
+    /// Moves the room's chain one head on, as one statement (the row lock orders it with posts,
+    /// across origins too); returns the new tail, `None` for a room that is gone.
+    pub async fn announce_head(&self, room_id: i64) -> Result<Option<ChainId>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE rooms SET \
+               heads = CASE WHEN head_seq = last_seq THEN heads + 1 ELSE 1 END, \
+               head_seq = last_seq \
+             WHERE id = $1 RETURNING last_seq, head_seq, heads",
+        )
+        .bind(room_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(chain_from_row).transpose()?)
+    }
+
+    /// Rooms whose newest message is younger than `since` (Unix milliseconds): the ones whose
+    /// subscribers might still miss it after the origin that stored it crashed.
+    pub async fn rooms_active_since(&self, since: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT rooms.id, rooms.slug FROM rooms \
+             JOIN messages ON messages.room_id = rooms.id AND messages.seq = rooms.last_seq \
+             WHERE messages.sent_at >= $1",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("id")?, row.try_get("slug")?)))
+            .collect()
     }
 
     /// Public rooms and the private rooms `user` belongs to, by slug.

@@ -41,6 +41,9 @@ pub async fn events(
     // `Grip-Last` marks the proxy's recovery fetch for a stream that is already held and
     // subscribed; anything else is a new stream (or the next page of its first replay).
     let recovering = headers.contains_key(grip::LAST);
+    if recovering {
+        state.metrics.recovery(Transport::Sse);
+    }
     let page = if recovering {
         RECOVERY_LIMIT
     } else {
@@ -64,10 +67,10 @@ pub async fn events(
     out.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     out.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     match (replay.complete, recovering) {
-        // Caught up: hold the stream, subscribed from the last replayed seq.
+        // Caught up: hold the stream, subscribed from the chain link of the last replayed seq.
         (true, _) => {
             state.metrics.hold(Transport::Sse);
-            let position = replay.position.to_string();
+            let position = room.chain_at(replay.position).to_string();
             out.insert(
                 grip::HOLD,
                 HeaderValue::from_static(grip::Hold::Stream.as_str()),

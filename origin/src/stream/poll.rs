@@ -1,20 +1,22 @@
 //! `GET /api/rooms/{slug}/poll?after=SEQ`: long-polling, for clients that can hold neither a
 //! stream nor a WebSocket. Messages after `after` are answered at once; otherwise the proxy holds
-//! the request (`Grip-Hold: response`) until a message is published to the room (its
+//! the request (`Grip-Hold: response`) until a message or a head is published to the room (its
 //! `http-response` format is the answer) or the timeout passes (the body below: no messages).
+//! An `after` ahead of the room is answered like SSE's and WebSocket's `reset`: `reset: true`
+//! with the room's latest messages.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use shared::api::{HISTORY_PAGE_MAX, MessagesResponse};
+use shared::api::{HISTORY_PAGE_MAX, PollResponse};
 use shared::grip;
 use shared::message::room_channel;
 
 use super::events::header;
 use super::{StreamQuery, authorize, cursor, next_link};
 use crate::app::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{Query, Slug};
 use crate::grip::ViaGrip;
 use crate::metrics::Transport;
@@ -29,22 +31,21 @@ pub async fn poll(
 ) -> ApiResult<Response> {
     let room = authorize(&state, &slug, &headers, &query).await?;
     let cursor = cursor(&headers, &query, &slug)?;
-    let replay = replay(&state, &room, cursor, HISTORY_PAGE_MAX).await?;
-    if replay.reset {
-        return Err(ApiError::Conflict(
-            "`after` is ahead of this room: reload the history and poll from its last seq",
-        ));
+    if headers.contains_key(grip::LAST) {
+        state.metrics.recovery(Transport::Poll);
     }
-    if !replay.messages.is_empty() {
-        return Ok(Json(MessagesResponse {
+    let replay = replay(&state, &room, cursor, HISTORY_PAGE_MAX).await?;
+    if replay.reset || !replay.messages.is_empty() {
+        return Ok(Json(PollResponse {
             messages: replay.messages,
+            reset: replay.reset,
         })
         .into_response());
     }
     state.metrics.hold(Transport::Poll);
-    let mut response = Json(MessagesResponse { messages: vec![] }).into_response();
+    let mut response = Json(PollResponse::default()).into_response();
     let out = response.headers_mut();
-    let position = replay.position.to_string();
+    let position = room.chain_at(replay.position).to_string();
     out.insert(grip::HOLD, header(grip::Hold::Response.as_str().into()));
     out.insert(
         grip::CHANNEL,

@@ -37,6 +37,11 @@ use crate::store::RoomRow;
 /// Close code for a connection whose session is no longer valid (4000–4999 are the app's).
 const CLOSE_UNAUTHENTICATED: u16 = 4401;
 
+/// Most bytes of messages one answer replays. Pushpin drops a WebSocket whose WebSocket-over-HTTP
+/// answer exceeds 1,000,000 bytes (`RESPONSE_BODY_MAX`); a long replay goes out in parts, each
+/// ending in a `synced` that tells the client to resume again.
+const REPLAY_BYTES: usize = 256 * 1024;
+
 pub async fn ws(
     _via: ViaGrip,
     State(state): State<AppState>,
@@ -139,7 +144,7 @@ async fn command(
 }
 
 /// Replays from `cursor`, then says where the room is (`synced`): a client still behind
-/// (a replay longer than one page) resumes again.
+/// (a replay longer than one page, or than [`REPLAY_BYTES`]) resumes again.
 async fn replay_into(
     state: &AppState,
     room: &RoomRow,
@@ -152,14 +157,23 @@ async fn replay_into(
             last_seq: replay.position,
         }));
     }
+    // The room is at least as far as the newest message read, sent or not.
+    let mut last_seq = replay.messages.last().map_or(replay.position, |m| m.seq);
+    let mut complete = replay.complete;
+    let mut bytes = 0;
     for message in replay.messages {
-        out.push(text_event(&ServerEvent::Message { message }));
+        let text = ServerEvent::Message { message }.to_json();
+        bytes += text.len();
+        // At least one message per answer, however large.
+        if bytes > REPLAY_BYTES && bytes > text.len() {
+            complete = false;
+            break;
+        }
+        out.push(WsEvent::Text(text));
     }
-    let last_seq = if replay.complete {
-        replay.position
-    } else {
-        room.last_seq.max(replay.position)
-    };
+    if !complete {
+        last_seq = last_seq.max(room.last_seq);
+    }
     out.push(text_event(&ServerEvent::Synced { last_seq }));
     Ok(())
 }
