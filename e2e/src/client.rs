@@ -7,8 +7,8 @@ use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use shared::api::{
-    CreateRoom, Credentials, LoginResponse, MessageResponse, PollResponse, PostMessage, Room,
-    RoomResponse, User,
+    CreateRoom, Credentials, LoginResponse, MessageResponse, MessagesResponse, PollResponse,
+    PostMessage, Room, RoomResponse, User,
 };
 use shared::event::{ClientCommand, ServerEvent};
 use shared::message::Message;
@@ -126,6 +126,19 @@ impl Client {
             .json()
             .await?;
         Ok(posted.message)
+    }
+
+    /// The room's newest messages (a history page), oldest first.
+    pub async fn history(&self, slug: &str) -> anyhow::Result<Vec<Message>> {
+        let response = self
+            .request(Method::GET, &format!("/api/rooms/{slug}/messages"))
+            .send()
+            .await?;
+        let page: MessagesResponse = expect_status(response, StatusCode::OK)
+            .await?
+            .json()
+            .await?;
+        Ok(page.messages)
     }
 
     pub async fn post_raw(&self, slug: &str, post: &PostMessage) -> anyhow::Result<Response> {

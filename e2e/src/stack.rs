@@ -245,6 +245,17 @@ impl Stack {
         .await
     }
 
+    /// Waits until `streams` SSE streams are held and Pushpin has refreshed the streams of
+    /// `channels` channels. A second after a channel's first subscriber, Pushpin fetches the next
+    /// link of its streams (its guard against publishes missed while subscribing; the handler's
+    /// `SUBSCRIBED_DELAY`); left to chance, that refresh could repair a stream in the middle of a
+    /// test and hide what the test is about.
+    pub async fn wait_for_sse_settled(&self, streams: u64, channels: u64) -> anyhow::Result<()> {
+        self.wait_for_holds("Sse", streams).await?;
+        self.wait_for_counter("chat_stream_recoveries_total{transport=\"Sse\"}", channels)
+            .await
+    }
+
     /// Waits until the origin's counter `series` (see [`Stack::origin_counter`]) reaches `count`.
     pub async fn wait_for_counter(&self, series: &str, count: u64) -> anyhow::Result<()> {
         wait_until(series, Duration::from_secs(20), || {

@@ -31,8 +31,6 @@ fn big_body(i: u64) -> String {
     format!("{i:>5} {}", "x".repeat(3000))
 }
 
-const RECOVERIES_SSE: &str = "chat_stream_recoveries_total{transport=\"Sse\"}";
-
 fn seqs(messages: &[Message]) -> Vec<u64> {
     messages.iter().map(|m| m.seq).collect()
 }
@@ -68,15 +66,6 @@ async fn burst(stack: &Stack, slug: &str, count: u64) -> anyhow::Result<u64> {
     Ok(last)
 }
 
-/// Waits until the room's SSE stream is subscribed for good. A second after a channel's first
-/// subscriber, Pushpin refreshes its streams through their next links (its guard against
-/// publishes missed while subscribing); left to chance, that refresh could repair a stream in
-/// the middle of a test and hide what the test is about.
-async fn subscribed(stack: &Stack) -> anyhow::Result<()> {
-    stack.wait_for_holds("Sse", 1).await?;
-    stack.wait_for_counter(RECOVERIES_SSE, 1).await
-}
-
 /// Fails unless Pushpin's log shows that the stream's queue overflowed, so that these tests
 /// keep testing what they claim to.
 fn ensure_overflowed(stack: &Stack) -> anyhow::Result<()> {
@@ -102,7 +91,7 @@ async fn a_slow_sse_reader_gets_the_tail_of_a_burst(db: Db) -> anyhow::Result<()
     // Straight on Pushpin's port: Viceroy would read the stream eagerly and buffer it, while
     // Fanout in production holds the client's connection itself.
     let mut slow = bob.sse_unread("lobby", SMALL_RECV_BUFFER).await?;
-    subscribed(&stack).await?;
+    stack.wait_for_sse_settled(1, 1).await?;
 
     let last = burst(&stack, "lobby", 400).await?;
     let burst_ended = Instant::now();
@@ -121,7 +110,10 @@ async fn a_slow_sse_reader_gets_the_tail_of_a_burst(db: Db) -> anyhow::Result<()
         &seqs(&got)[..got.len().min(20)]
     );
     ensure!(
-        stack.origin_counter(RECOVERIES_SSE).await? >= 2,
+        stack
+            .origin_counter("chat_stream_recoveries_total{transport=\"Sse\"}")
+            .await?
+            >= 2,
         "the proxy fetched the dropped tail through the next link"
     );
     eprintln!("the tail of {last} arrived {took:?} after the burst");
@@ -156,7 +148,7 @@ async fn messages_lost_at_the_end_of_a_burst_still_arrive(db: Db) -> anyhow::Res
     let (stack, alice, bob) = stack(db, options).await?;
     let mut sse = bob.sse("lobby", None).await?;
     let mut ws = bob.ws_connect("lobby", None).await?;
-    subscribed(&stack).await?;
+    stack.wait_for_sse_settled(1, 1).await?;
     stack.wait_for_holds("Ws", 1).await?;
     for i in 1..=5 {
         alice.post("lobby", &format!("published {i}")).await?;
@@ -211,8 +203,7 @@ async fn a_refused_item_does_not_take_other_rooms_messages_with_it(db: Db) -> an
     alice.create_room("other", false).await?;
     let mut lobby = bob.sse("lobby", None).await?;
     let mut other = bob.sse("other", None).await?;
-    stack.wait_for_holds("Sse", 2).await?;
-    stack.wait_for_counter(RECOVERIES_SSE, 2).await?;
+    stack.wait_for_sse_settled(2, 2).await?;
 
     // Hold publishing (the first post's request hangs) while both rooms post, so that the
     // next items wait in one queue and go out in one request; then refuse only requests that

@@ -6,7 +6,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
     AddMember, CreateRoom, Credentials, ErrorBody, LoginResponse, MessageResponse,
-    MessagesResponse, PostMessage, Room, RoomResponse, RoomsResponse, User, UserResponse,
+    MessagesResponse, PollResponse, PostMessage, Room, RoomResponse, RoomsResponse, User,
+    UserResponse,
 };
 use shared::message::Message;
 
@@ -137,9 +138,9 @@ pub async fn post_message(slug: &str, message: &PostMessage) -> ApiResult<Messag
     Ok(answer.message)
 }
 
-/// Long-poll: messages after `after`, waiting (held by Fanout) until there is one.
-pub async fn poll(slug: &str, after: u64) -> ApiResult<Vec<Message>> {
+/// Long-poll: messages after `after`, waiting (held by Fanout) until there is one; `reset` when
+/// `after` is ahead of the room.
+pub async fn poll(slug: &str, after: u64) -> ApiResult<PollResponse> {
     let url = format!("/api/rooms/{slug}/poll?after={after}");
-    let answer: MessagesResponse = read(Request::get(&url).send().await?).await?;
-    Ok(answer.messages)
+    read(Request::get(&url).send().await?).await
 }

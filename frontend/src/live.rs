@@ -20,7 +20,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use shared::event::{ClientCommand, ServerEvent};
 use shared::message::Message;
-use shared::sequencer::Sequencer;
+use shared::sequencer::{SILENCE, Sequencer};
 use shared::sse::SseEvent;
 
 use crate::api;
@@ -63,14 +63,16 @@ impl Transport {
 }
 
 /// What the connection indicator shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Status {
     Connecting,
     Live,
-    /// Waiting `in_secs` before attempt number `attempt`.
+    /// Waiting `in_secs` before attempt number `attempt`, because the last connection ended
+    /// for reason `why`.
     Reconnecting {
         attempt: u32,
         in_secs: u32,
+        why: String,
     },
 }
 
@@ -116,14 +118,29 @@ pub fn follow(
 /// Longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(16);
 
-/// Silence after which a WebSocket client asks where the room is: a lost *last* message leaves
-/// no gap to notice, and locally Viceroy may drop the first frames after the 101
-/// (docs/upstream/viceroy-websocket-read-buf.md).
-const QUIET: u32 = 1000;
+/// [`SILENCE`] for gloo's timers.
+const SILENCE_MS: u32 = SILENCE.as_millis() as u32;
 
-/// Why a connection ended; every reason leads to a reconnect from the last seq. (A connection
-/// never ends well: its `Ok` type has no values.)
-type Ended = String;
+/// Why a connection ended. (A connection never ends well: its `Ok` type has no values.)
+enum Ended {
+    /// The server does not know our position: the page reloads the room and starts a new stream.
+    Reset,
+    /// Anything else: reconnect from the last seq.
+    Failed(String),
+}
+
+impl From<String> for Ended {
+    fn from(why: String) -> Ended {
+        Ended::Failed(why)
+    }
+}
+
+impl From<&str> for Ended {
+    fn from(why: &str) -> Ended {
+        Ended::Failed(why.to_owned())
+    }
+}
+
 type Connection = Result<Infallible, Ended>;
 
 struct Stream {
@@ -145,6 +162,9 @@ impl Stream {
                 Transport::WebSocket => self.web_socket().await,
                 Transport::LongPoll => self.long_poll().await,
             };
+            let Ended::Failed(ended) = ended else {
+                return;
+            };
             leptos::logging::log!(
                 "{} stream of {} ended: {ended}",
                 transport.label(),
@@ -157,6 +177,7 @@ impl Stream {
             self.status.try_set(Status::Reconnecting {
                 attempt: failures,
                 in_secs: delay.as_secs_f64().ceil() as u32,
+                why: ended,
             });
             TimeoutFuture::new(delay.as_millis() as u32).await;
             self.status.try_set(Status::Connecting);
@@ -168,16 +189,18 @@ impl Stream {
         self.status.try_set(Status::Live);
     }
 
-    /// Feeds one event; returns the seq to resume after, if the sequencer wants a resume.
-    fn feed(&mut self, event: ServerEvent) -> Option<u64> {
+    /// Feeds one event; returns the seq to resume after, if the sequencer wants a resume. A
+    /// reset ends the stream: what follows it is the history the page reloads anyway.
+    fn feed(&mut self, event: ServerEvent) -> Result<Option<u64>, Ended> {
         let step = self.sequencer.on_event(event);
         if step.reset {
             (self.deliver)(Delivery::Reset);
+            return Err(Ended::Reset);
         }
         if !step.deliver.is_empty() {
             (self.deliver)(Delivery::Messages(step.deliver));
         }
-        step.resume_after
+        Ok(step.resume_after)
     }
 
     fn cursor(&self) -> u64 {
@@ -201,7 +224,7 @@ impl Stream {
                 .map_err(|e| e.to_string())?,
         );
         loop {
-            let next = match select(events.next(), TimeoutFuture::new(QUIET)).await {
+            let next = match select(events.next(), TimeoutFuture::new(SILENCE_MS)).await {
                 Either::Left((next, _)) => next,
                 // The browser is retrying on its own: say so, keep listening.
                 Either::Right(_) => {
@@ -213,7 +236,7 @@ impl Stream {
             };
             let (name, event) = match next {
                 Some(Ok(named)) => named,
-                Some(Err(err)) => return Err(err.to_string()),
+                Some(Err(err)) => return Err(err.to_string().into()),
                 None => return Err("closed".into()),
             };
             if name == "open" {
@@ -226,14 +249,16 @@ impl Stream {
                 data: event.data().as_string().unwrap_or_default(),
             };
             let event = ServerEvent::from_sse(&sse).map_err(|e| e.to_string())?;
-            if self.feed(event).is_some() {
+            if self.feed(event)?.is_some() {
                 // A hole Fanout did not fill: start again from what we have.
                 return Err("gap in the stream".into());
             }
         }
     }
 
-    /// WebSocket: resumes by command on the same socket; the sequencer says when.
+    /// WebSocket: resumes by command on the same socket when the sequencer says so: a gap, a
+    /// `synced` or `head` ahead of what it delivered (the room's `head`, published when it goes
+    /// quiet, reveals a lost last message), or a handshake or resume answer that does not come.
     async fn web_socket(&mut self) -> Connection {
         let location = web_sys::window().ok_or("no window")?.location();
         let scheme = match location.protocol().as_deref() {
@@ -247,32 +272,20 @@ impl Stream {
             self.cursor()
         );
         let mut socket = WebSocket::open(&url).map_err(|e| e.to_string())?;
-        // Whether to ask where the room is after a quiet second: until the first `synced`, and
-        // whenever messages came after the last one (a lost *last* message leaves no gap). A
-        // quiet room sends nothing.
-        let mut check_due = true;
+        self.sequencer.connected();
         loop {
-            let resume = match select(socket.next(), TimeoutFuture::new(QUIET)).await {
-                Either::Right(_) if check_due => {
-                    check_due = false;
-                    Some(self.cursor())
-                }
-                Either::Right(_) => None,
+            let resume = match select(socket.next(), TimeoutFuture::new(SILENCE_MS)).await {
+                Either::Right(_) => self.sequencer.on_silence().resume_after,
                 Either::Left((Some(Ok(Frame::Text(text))), _)) => {
                     let event: ServerEvent =
                         serde_json::from_str(&text).map_err(|e| e.to_string())?;
-                    match event {
-                        ServerEvent::Synced { .. } => {
-                            self.live();
-                            check_due = false;
-                        }
-                        ServerEvent::Message { .. } => check_due = true,
-                        _ => {}
+                    if let ServerEvent::Synced { .. } = event {
+                        self.live();
                     }
-                    self.feed(event)
+                    self.feed(event)?
                 }
                 Either::Left((Some(Ok(Frame::Bytes(_))), _)) => None,
-                Either::Left((Some(Err(err)), _)) => return Err(err.to_string()),
+                Either::Left((Some(Err(err)), _)) => return Err(err.to_string().into()),
                 Either::Left((None, _)) => return Err("closed".into()),
             };
             if let Some(after) = resume {
@@ -286,15 +299,21 @@ impl Stream {
         }
     }
 
-    /// Long-poll: each answer is the next page after our cursor; an empty one is a timeout.
+    /// Long-poll: each answer is the next page after our cursor (an empty one: a timeout, or the
+    /// room announcing where it is), or a reset when our cursor is ahead of the room.
     async fn long_poll(&mut self) -> Connection {
         loop {
-            let messages = api::poll(&self.slug, self.cursor())
+            let answer = api::poll(&self.slug, self.cursor())
                 .await
                 .map_err(|e| e.to_string())?;
             self.live();
-            for message in messages {
-                self.feed(ServerEvent::Message { message });
+            if answer.reset {
+                self.feed(ServerEvent::Reset {
+                    last_seq: answer.messages.last().map_or(0, |m| m.seq),
+                })?;
+            }
+            for message in answer.messages {
+                self.feed(ServerEvent::Message { message })?;
             }
         }
     }

@@ -15,6 +15,24 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Where `cargo xtask` installs tools from the npm registry (`npm install --prefix`): inside
+/// `target/`, so that they go with the build and never touch the system.
+pub fn tools_dir() -> PathBuf {
+    workspace_root().join("target/tools")
+}
+
+/// The programs those packages provide.
+pub fn npm_bin() -> PathBuf {
+    tools_dir().join("node_modules/.bin")
+}
+
+/// `PATH` with [`npm_bin`] first, for commands that look tools up there (trunk: wasm-opt).
+pub fn path_with_tools() -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::iter::once(npm_bin()).chain(std::env::split_paths(&path));
+    std::env::join_paths(dirs).expect("PATH entries join")
+}
+
 /// A `cargo` command run from the workspace root, using the same cargo that runs us (cargo sets
 /// `CARGO` for the programs it runs), so toolchain overrides carry over.
 pub fn cargo<I, S>(args: I) -> Command
@@ -47,7 +65,8 @@ pub fn build_edge() -> Command {
 pub fn build_frontend() -> Command {
     let mut cmd = Command::new("trunk");
     cmd.args(["build", "--release", "--offline"])
-        .current_dir(workspace_root().join("frontend"));
+        .current_dir(workspace_root().join("frontend"))
+        .env("PATH", path_with_tools());
     cmd
 }
 

@@ -101,6 +101,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         publish_port: args.publish_port,
         sig_key: grip_key.clone(),
         sig_iss: SIG_ISS.to_owned(),
+        log_level: 2,
     })
     .await
     .context("step `pushpin`")?;

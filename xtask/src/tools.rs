@@ -16,11 +16,12 @@ const VICEROY: &str = "0.22.0";
 /// trunk, pinned: 0.22 needs a newer rustc than this machine's 1.95.
 const TRUNK: &str = "0.21.14";
 
-/// Binaryen's wasm-opt, built from the `wasm-opt` crate: Debian's binaryen 108 emits modules
-/// that Chromium refuses (`WebAssembly.Table.set(): Argument 1 is invalid`), found by the
-/// browser test. 116 is the newest the crate packages.
-const WASM_OPT_CRATE: &str = "0.116.1";
-const WASM_OPT: &str = "116";
+/// Binaryen's wasm-opt, from the npm registry's `binaryen` package (a Node build, installed in
+/// seconds; building the `wasm-opt` crate takes 12–16 minutes). Debian's binaryen 108 emits
+/// modules that Chromium refuses (`WebAssembly.Table.set(): Argument 1 is invalid`), found by the
+/// browser test; 123 passes it. `frontend/Trunk.toml` names the same version.
+const BINARYEN: &str = "123.0.0";
+const WASM_OPT: &str = "123";
 
 /// Oldest Pushpin the harness can configure (Debian 12 ships 1.36.0).
 const PUSHPIN_MIN: (u32, u32, u32) = (1, 36, 0);
@@ -78,16 +79,7 @@ const TOOLS: &[Tool] = &[
     Tool {
         name: "wasm-opt",
         probe: wasm_opt,
-        // About 12 minutes on 2 cores (it compiles binaryen's C++), once per machine.
-        install: |_| {
-            cargo_install(&[
-                "wasm-opt",
-                "--version",
-                WASM_OPT_CRATE,
-                "--locked",
-                "--no-default-features",
-            ])
-        },
+        install: |_| npm_install(&format!("binaryen@{BINARYEN}")),
     },
     Tool {
         name: "chromium",
@@ -133,9 +125,20 @@ fn wasm_bindgen() -> Result<String, String> {
     exact_version("wasm-bindgen", &wasm_bindgen_version()?)
 }
 
+/// Installs an npm package into the project's tool directory ([`cmd::npm_bin`]).
+fn npm_install(package: &str) -> anyhow::Result<()> {
+    let prefix = cmd::tools_dir();
+    std::fs::create_dir_all(&prefix)?;
+    run(Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--prefix"])
+        .arg(&prefix)
+        .arg(package))
+}
+
 fn wasm_opt() -> Result<String, String> {
-    // "wasm-opt version 116 (version_116)"; trunk (Trunk.toml) insists on the same version.
-    let version = cmd::output(Command::new("wasm-opt").arg("--version")).ok_or("not installed")?;
+    // "wasm-opt version 123 (version_123)"; trunk (Trunk.toml) insists on the same version.
+    let wasm_opt = cmd::npm_bin().join("wasm-opt");
+    let version = cmd::output(Command::new(wasm_opt).arg("--version")).ok_or("not installed")?;
     match version.split_whitespace().nth(2) {
         Some(v) if v == WASM_OPT => Ok(format!("wasm-opt {v}")),
         Some(v) => Err(format!("{v} installed (first on PATH), {WASM_OPT} wanted")),

@@ -130,6 +130,9 @@ fn Room(slug: String) -> impl IntoView {
             match api::history(&slug.get_value(), None, PAGE).await {
                 Ok(page) => {
                     has_older.set(page.first().is_some_and(|m| m.seq > 1));
+                    // Our own messages in the page are no longer pending.
+                    pending
+                        .update(|p| p.retain(|x| !page.iter().any(|m| m.client_id == x.client_id)));
                     messages.set(page);
                     error.set(None);
                     loaded.set(true);
@@ -221,7 +224,9 @@ fn Room(slug: String) -> impl IntoView {
                 </Show>
                 <For
                     each=move || messages.get()
-                    key=|m| m.seq
+                    // The id, not the seq: a database restored from a backup hands seqs out
+                    // again, and a reused key would keep showing the old message.
+                    key=|m| m.id
                     children=move |m| {
                         let mine = m.author == me();
                         view! { <MessageItem message=m mine /> }
@@ -252,13 +257,20 @@ fn Indicator(status: RwSignal<Status>) -> impl IntoView {
         move || match status.get() {
             Status::Connecting => "Connecting…".to_owned(),
             Status::Live => "Live".to_owned(),
-            Status::Reconnecting { attempt, in_secs } => {
+            Status::Reconnecting {
+                attempt, in_secs, ..
+            } => {
                 format!("Reconnecting in {in_secs} s (attempt {attempt})")
             }
         },
     );
+    // Why the last connection ended, on hover (and for the browser test's failure report).
+    let why = move || match status.get() {
+        Status::Reconnecting { why, .. } => Some(why),
+        _ => None,
+    };
     view! {
-        <p class="status" id="status" data-status=key role="status">
+        <p class="status" id="status" data-status=key title=why role="status">
             <span class="dot" aria-hidden="true"></span>
             {text}
         </p>
