@@ -49,6 +49,15 @@ impl Client {
         self.token.as_deref()
     }
 
+    /// The same signed-in client talking to another address (Pushpin's, say, instead of the
+    /// edge's).
+    pub fn with_base(&self, base: String) -> Client {
+        Client {
+            base,
+            ..self.clone()
+        }
+    }
+
     /// The same client with another session token (or none).
     pub fn with_token(&self, token: Option<&str>) -> Client {
         Client {
@@ -151,17 +160,10 @@ impl Client {
 
     /// Opens a Server-Sent Events stream, resuming after `last_event_id` if given.
     pub async fn sse(&self, slug: &str, last_event_id: Option<u64>) -> anyhow::Result<SseClient> {
-        let mut request = self
-            .request(Method::GET, &format!("/api/rooms/{slug}/events"))
-            .header("accept", "text/event-stream");
-        if let Some(id) = last_event_id {
-            request = request.header("last-event-id", id.to_string());
-        }
-        let response = expect_status(request.send().await?, StatusCode::OK).await?;
+        let mut body = self.sse_body(slug, last_event_id).await?;
         let (tx, events) = mpsc::unbounded_channel();
         let reader = tokio::spawn(async move {
             let mut decoder = SseDecoder::new();
-            let mut body = response.bytes_stream();
             while let Some(chunk) = body.next().await {
                 let Ok(chunk) = chunk else { break };
                 let Ok(decoded) = decoder.push(&chunk) else {
@@ -179,6 +181,18 @@ impl Client {
             reader,
             last_head: None,
         })
+    }
+
+    /// The raw body of an SSE stream (resuming after `last_event_id`), once it answered 200.
+    pub async fn sse_body(&self, slug: &str, last_event_id: Option<u64>) -> anyhow::Result<Bytes> {
+        let mut request = self
+            .request(Method::GET, &format!("/api/rooms/{slug}/events"))
+            .header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let response = expect_status(request.send().await?, StatusCode::OK).await?;
+        Ok(response.bytes_stream().map(|c| Ok(c?)).boxed())
     }
 
     /// Opens a WebSocket, resuming after `last_event_id` if given, and waits for the replay's
@@ -228,15 +242,28 @@ impl Client {
         })
     }
 
-    /// Opens an SSE stream on a socket with a `recv_buffer`-byte receive buffer and does not read
-    /// it until asked: a slow reader, whose stream backs up in the proxy while it waits.
-    pub async fn sse_unread(&self, slug: &str, recv_buffer: usize) -> anyhow::Result<UnreadSse> {
-        use http_body_util::Empty;
+    /// Opens an SSE stream on a socket with a [`SMALL_RECV_BUFFER`] and does not read it until
+    /// asked: a slow reader, whose stream backs up in the proxy while it waits.
+    pub async fn sse_unread(&self, slug: &str) -> anyhow::Result<UnreadSse> {
+        Ok(UnreadSse {
+            body: self.sse_body_slow(slug, None).await?,
+            decoder: SseDecoder::new(),
+        })
+    }
+
+    /// The raw body of an SSE stream (resuming after `last_event_id`) on a socket with a
+    /// [`SMALL_RECV_BUFFER`]; nothing is read from the socket until the body is.
+    pub async fn sse_body_slow(
+        &self,
+        slug: &str,
+        last_event_id: Option<u64>,
+    ) -> anyhow::Result<Bytes> {
+        use http_body_util::{BodyExt as _, Empty};
         use hyper_util::client::legacy::connect::HttpConnector;
         use hyper_util::rt::TokioExecutor;
 
         let mut connector = HttpConnector::new();
-        connector.set_recv_buffer_size(Some(recv_buffer));
+        connector.set_recv_buffer_size(Some(SMALL_RECV_BUFFER));
         let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .build::<_, Empty<bytes::Bytes>>(connector);
         let mut request = http::Request::get(format!("{}/api/rooms/{slug}/events", self.base))
@@ -244,21 +271,25 @@ impl Client {
         if let Some(token) = &self.token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
         let response = client.request(request.body(Empty::new())?).await?;
         anyhow::ensure!(
             response.status() == StatusCode::OK,
             "expected 200, got {}",
             response.status()
         );
-        Ok(UnreadSse {
-            body: response.into_body(),
-            decoder: SseDecoder::new(),
-        })
+        Ok(response
+            .into_body()
+            .into_data_stream()
+            .map(|c| Ok(c?))
+            .boxed())
     }
 
-    /// Opens a WebSocket on a socket with a `recv_buffer`-byte receive buffer; reads nothing
-    /// (not even the replay) until the caller does. A slow reader, like [`Client::sse_unread`].
-    pub async fn ws_unread(&self, slug: &str, recv_buffer: usize) -> anyhow::Result<WsClient> {
+    /// Opens a WebSocket on a socket with a [`SMALL_RECV_BUFFER`]; reads nothing (not even the
+    /// replay) until the caller does. A slow reader, like [`Client::sse_unread`].
+    pub async fn ws_unread(&self, slug: &str) -> anyhow::Result<WsClient> {
         let url = format!(
             "{}/api/rooms/{slug}/ws",
             self.base.replacen("http", "ws", 1)
@@ -280,7 +311,7 @@ impl Client {
             .next()
             .context("an address")?;
         let socket = tokio::net::TcpSocket::new_v4()?;
-        socket.set_recv_buffer_size(recv_buffer as u32)?;
+        socket.set_recv_buffer_size(SMALL_RECV_BUFFER as u32)?;
         let stream = socket.connect(addr).await?;
         let (socket, _) = tokio_tungstenite::client_async(
             request,
@@ -406,9 +437,16 @@ impl Drop for SseClient {
     }
 }
 
+/// A receive buffer small enough that a stream backs up in the proxy as soon as its reader
+/// stops reading (the kernel makes it a few KB at least).
+pub const SMALL_RECV_BUFFER: usize = 2048;
+
+/// A response body as it arrives.
+pub type Bytes = futures_util::stream::BoxStream<'static, anyhow::Result<bytes::Bytes>>;
+
 /// An SSE stream nobody has read yet (see [`Client::sse_unread`]).
 pub struct UnreadSse {
-    body: hyper::body::Incoming,
+    body: Bytes,
     decoder: SseDecoder,
 }
 
@@ -420,15 +458,10 @@ impl UnreadSse {
         until: u64,
         timeout: Duration,
     ) -> anyhow::Result<Vec<Message>> {
-        use http_body_util::BodyExt as _;
-
         let mut messages = Vec::new();
         let read = async {
             while messages.last().is_none_or(|m: &Message| m.seq < until) {
-                let frame = self.body.frame().await.context("the stream ended")??;
-                let Ok(data) = frame.into_data() else {
-                    continue;
-                };
+                let data = self.body.next().await.context("the stream ended")??;
                 for event in self.decoder.push(&data)? {
                     if let Ok(ServerEvent::Message { message }) = ServerEvent::from_sse(&event) {
                         messages.push(message);

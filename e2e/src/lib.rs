@@ -11,6 +11,8 @@
 //! - [`viceroy`] runs the edge's wasm; [`browser`] runs headless Chromium through chromedriver.
 //! - [`origin`] runs the origin in this process or as one of its own (to `kill -9` it);
 //!   [`faults`] is a publish endpoint that refuses or hangs on demand.
+//! - [`follower`] is a subscriber that reconnects and resumes like the browser app; [`chaos`]
+//!   runs many of them through a stack under faults and counts every message.
 //! - [`stack`] puts them together: Pushpin in front of the origin, on SQLite or Postgres;
 //!   [`client`] talks to it as the frontend does (JSON, SSE, WebSocket, long-poll).
 //!
@@ -18,8 +20,10 @@
 //! tells the tests about it through `E2E_POSTGRES_ADMIN_URL`.
 
 pub mod browser;
+pub mod chaos;
 pub mod client;
 pub mod faults;
+pub mod follower;
 pub mod origin;
 pub mod ports;
 pub mod postgres;

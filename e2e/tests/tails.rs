@@ -22,9 +22,6 @@ on_both_databases!(
 /// waits for the next post or the proxy's 120 s next-link refresh.
 const TAIL_DEADLINE: Duration = Duration::from_secs(10);
 
-/// A receive buffer small enough that the proxy's queue for the stream fills during a burst.
-const SMALL_RECV_BUFFER: usize = 2048;
-
 /// Messages of about 3 KB: a few hundred fill the socket buffers on both sides and then the
 /// proxy's queue of 100 publishes for the stream.
 fn big_body(i: u64) -> String {
@@ -90,7 +87,7 @@ async fn a_slow_sse_reader_gets_the_tail_of_a_burst(db: Db) -> anyhow::Result<()
     let (stack, _alice, bob) = stack(db, options).await?;
     // Straight on Pushpin's port: Viceroy would read the stream eagerly and buffer it, while
     // Fanout in production holds the client's connection itself.
-    let mut slow = bob.sse_unread("lobby", SMALL_RECV_BUFFER).await?;
+    let mut slow = bob.sse_unread("lobby").await?;
     stack.wait_for_sse_settled(1, 1).await?;
 
     let last = burst(&stack, "lobby", 400).await?;
@@ -126,7 +123,7 @@ async fn a_slow_sse_reader_gets_the_tail_of_a_burst(db: Db) -> anyhow::Result<()
 /// origin sends long replays in parts (`stream::ws::REPLAY_BYTES`).
 async fn a_slow_websocket_reader_gets_a_burst_in_order(db: Db) -> anyhow::Result<()> {
     let (stack, _alice, bob) = stack(db, StackOptions::default()).await?;
-    let mut slow = bob.ws_unread("lobby", SMALL_RECV_BUFFER).await?;
+    let mut slow = bob.ws_unread("lobby").await?;
     stack.wait_for_holds("Ws", 1).await?;
 
     let last = burst(&stack, "lobby", 400).await?;

@@ -33,8 +33,12 @@ const BATCH_ITEMS: usize = 100;
 /// Most bytes of items in one publish request (Pushpin refuses bodies over its
 /// `push_in_http_max_body_size`; one item may reach Fanout's 64 KiB).
 const BATCH_BYTES: usize = 512 * 1024;
-/// Attempts for one request before its items are given up.
+/// Attempts for one request before its items are given up (about 7 s of retrying; `heads`
+/// repairs what is given up).
 const ATTEMPTS: u32 = 8;
+/// The longest pause between two attempts: short, because a publish delayed is a message late
+/// for every subscriber of its room, and everything queued behind it waits too.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
 /// How long one publish request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -258,7 +262,7 @@ impl PublishTask {
             }
             if attempt < ATTEMPTS {
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
+                delay = (delay * 2).min(MAX_RETRY_DELAY);
             }
         }
         tracing::error!(items = batch.len(), "publish given up");
