@@ -4,7 +4,12 @@
 //! 1. posts/s, stored *and* delivered (an SSE subscriber receives every one), on SQLite and
 //!    Postgres, next to a bare SQLite insert loop (one transaction per row, same pragmas);
 //! 2. replay: the time for a reconnecting subscriber to receive 100 missed messages from a
-//!    room of 1,000,000 messages, next to the same from a room of 1,000.
+//!    room of 1,000,000 messages, next to the same from a room of 1,000;
+//! 3. the end of a burst: how long after the last post a slow reader (whose stream overflowed
+//!    Pushpin's queue) has the last message, next to a reader that keeps up;
+//! 4. WebSocket resume traffic over bursts and quiet spells: resumes sent and messages replayed
+//!    when clients learn the room's position from its `head`, next to the policy the app had
+//!    before heads (a `resume` after every quiet second that followed messages).
 //!
 //! Run with `cargo xtask bench` (or `cargo bench -p e2e --bench stack`). `BENCH_POSTS` and
 //! `BENCH_BIG_ROOM` shrink the work for a quick look.
@@ -27,8 +32,13 @@ async fn main() -> anyhow::Result<()> {
     );
 
     println!("\n## posts stored and delivered ({posts} posts, 16 concurrent posters)");
-    let baseline = bare_sqlite_inserts(posts).await?;
-    println!("bare SQLite insert loop:        {baseline:>8.0} rows/s   (baseline)");
+    let baseline = bare_sqlite_inserts(posts, "NORMAL").await?;
+    println!("bare SQLite insert loop, synchronous=NORMAL: {baseline:>8.0} rows/s (baseline)");
+    let full = bare_sqlite_inserts(posts, "FULL").await?;
+    println!(
+        "bare SQLite insert loop, synchronous=FULL:   {full:>8.0} rows/s ({:.2}× baseline: the fsync per commit the origin pays)",
+        full / baseline
+    );
     for db in [Db::Sqlite, Db::Postgres] {
         let rate = posts_per_second(db, posts).await?;
         println!(
@@ -40,6 +50,13 @@ async fn main() -> anyhow::Result<()> {
 
     println!("\n## the edge hop (Viceroy) vs straight to Pushpin (median of 300 requests)");
     edge_hop().await?;
+
+    let rounds = env_usize("BENCH_TAIL_ROUNDS", 10);
+    println!("\n## the end of a 400-message burst ({rounds} rounds, SQLite)");
+    tail_of_a_burst(rounds).await?;
+
+    println!("\n## WebSocket resume traffic (10 clients, 6 bursts of 30 messages, 2 s apart)");
+    resume_traffic().await?;
 
     println!("\n## replay of 100 missed messages (median of 21 reconnects)");
     for db in [Db::Sqlite, Db::Postgres] {
@@ -66,16 +83,19 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// The floor: inserting rows one transaction at a time into SQLite with the origin's pragmas.
-async fn bare_sqlite_inserts(rows: usize) -> anyhow::Result<f64> {
+/// The floor: inserting rows one transaction at a time into SQLite in WAL mode, with
+/// `synchronous` at `level` (the origin uses FULL: see `origin::store`).
+async fn bare_sqlite_inserts(rows: usize, level: &str) -> anyhow::Result<f64> {
     sqlx::any::install_default_drivers();
     let database = TestDatabase::create(Db::Sqlite).await?;
     let pool = AnyPoolOptions::new()
         .max_connections(1)
         .connect(&database.url)
         .await?;
-    pool.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
-        .await?;
+    pool.execute(&*format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {level}"
+    ))
+    .await?;
     pool.execute("CREATE TABLE t (seq BIGINT PRIMARY KEY, body TEXT NOT NULL)")
         .await?;
     let start = Instant::now();
@@ -259,4 +279,157 @@ async fn median_latency(client: &Client, path: &str) -> anyhow::Result<Duration>
     }
     times.sort();
     Ok(times[times.len() / 2])
+}
+
+/// A burst of 400 large posts while one SSE reader (straight on Pushpin, a 2 KB receive buffer)
+/// reads nothing, and another keeps up. Once Pushpin has taken every publish, the slow reader
+/// starts reading: its stream lost the end of the burst to Pushpin's 100-item queue and gets it
+/// from the next head. Prints p50 and max of the time from the last post's answer to the last
+/// message, for both.
+async fn tail_of_a_burst(rounds: usize) -> anyhow::Result<()> {
+    const BURST: u64 = 400;
+    let mut slow_times = Vec::new();
+    let mut fast_times = Vec::new();
+    for _ in 0..rounds {
+        let stack = Stack::start(Db::Sqlite).await?;
+        let base = stack.pushpin.client_url();
+        let owner = Client::signed_up(base.clone(), "owner").await?;
+        owner.create_room("burst", false).await?;
+        let mut slow = owner.sse_unread("burst").await?;
+        let mut fast = owner.sse("burst", None).await?;
+        stack.wait_for_sse_settled(2, 1).await?;
+        let body = "x".repeat(3000);
+        let mut posters = Vec::new();
+        for p in 0..4 {
+            posters.push(Client::signed_up(base.clone(), &format!("poster{p}")).await?);
+        }
+        let mut tasks = Vec::new();
+        for poster in posters {
+            let body = body.clone();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..BURST / 4 {
+                    poster.post("burst", &body).await?;
+                }
+                anyhow::Ok(())
+            }));
+        }
+        for task in tasks {
+            task.await??;
+        }
+        let ended = Instant::now();
+        let fast_reader = tokio::spawn(async move {
+            fast.messages(BURST as usize).await?;
+            anyhow::Ok(ended.elapsed())
+        });
+        stack
+            .wait_for_counter("chat_publish_items_total", BURST)
+            .await?;
+        let got = slow.read_until(BURST, Duration::from_secs(60)).await?;
+        slow_times.push(ended.elapsed());
+        ensure!(
+            got.iter().map(|m| m.seq).eq(1..=BURST),
+            "the slow reader got every message once, in order"
+        );
+        fast_times.push(fast_reader.await??);
+    }
+    let (slow_p50, slow_max) = p50_max(&mut slow_times);
+    let (fast_p50, fast_max) = p50_max(&mut fast_times);
+    println!(
+        "reader that keeps up (baseline): last message {:.0} ms after the burst (p50), {:.0} ms max",
+        ms(fast_p50),
+        ms(fast_max)
+    );
+    println!(
+        "slow reader, tail dropped by Pushpin: last message {:.0} ms after the burst (p50), {:.0} ms max ({:.1}× baseline p50)",
+        ms(slow_p50),
+        ms(slow_max),
+        slow_p50.as_secs_f64() / fast_p50.as_secs_f64()
+    );
+    Ok(())
+}
+
+fn p50_max(times: &mut [Duration]) -> (Duration, Duration) {
+    times.sort();
+    (times[times.len() / 2], times[times.len() - 1])
+}
+
+/// Ten WebSocket clients follow a room that gets six bursts of 30 messages, two seconds apart,
+/// once with each resume policy; counts the `resume` commands they sent (each is a request to
+/// the origin and a database read) and the messages those resumes replayed again.
+async fn resume_traffic() -> anyhow::Result<()> {
+    use shared::event::{ClientCommand, ServerEvent};
+    use shared::sequencer::{SILENCE, Sequencer};
+
+    const CLIENTS: usize = 10;
+    const BURSTS: u64 = 6;
+    const EACH: u64 = 30;
+    let total = BURSTS * EACH;
+    let mut results = Vec::new();
+    for quiet_second in [true, false] {
+        let stack = Stack::start(Db::Sqlite).await?;
+        let owner = Client::signed_up(stack.pushpin.client_url(), "owner").await?;
+        owner.create_room("quiet", false).await?;
+        let mut readers = Vec::new();
+        for _ in 0..CLIENTS {
+            let mut ws = owner.ws_connect("quiet", Some(0)).await?;
+            readers.push(tokio::spawn(async move {
+                let mut sequencer = Sequencer::after(0);
+                sequencer.connected();
+                let (mut resumes, mut messages) = (0u64, 0u64);
+                // Old policy: ask after each quiet second that followed messages.
+                let mut check_due = false;
+                while sequencer.last() < Some(total) {
+                    let resume = match tokio::time::timeout(SILENCE, ws.next_any()).await {
+                        Err(_) if quiet_second && check_due => {
+                            check_due = false;
+                            sequencer.last()
+                        }
+                        Err(_) => sequencer.on_silence().resume_after,
+                        // The old policy knew no heads.
+                        Ok(Ok(ServerEvent::Head { .. })) if quiet_second => None,
+                        Ok(event) => {
+                            let event = event?;
+                            if matches!(event, ServerEvent::Message { .. }) {
+                                messages += 1;
+                                check_due = true;
+                            }
+                            sequencer.on_event(event).resume_after
+                        }
+                    };
+                    if let Some(after) = resume {
+                        resumes += 1;
+                        sequencer.resume_sent();
+                        ws.send(&ClientCommand::Resume { after }).await?;
+                    }
+                }
+                anyhow::Ok((resumes, messages))
+            }));
+        }
+        stack.wait_for_holds("Ws", CLIENTS as u64).await?;
+        for burst in 0..BURSTS {
+            for n in 0..EACH {
+                owner.post("quiet", &format!("{burst}/{n}")).await?;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        let (mut resumes, mut messages) = (0, 0);
+        for reader in readers {
+            let (r, m) = reader.await??;
+            resumes += r;
+            messages += m;
+        }
+        results.push((resumes, messages - total * CLIENTS as u64));
+        drop(stack);
+    }
+    let [(old_resumes, old_replayed), (new_resumes, new_replayed)] = results[..] else {
+        unreachable!("two policies measured");
+    };
+    println!(
+        "resume after every quiet second (the app before heads, baseline): {old_resumes} resumes, {old_replayed} messages sent twice"
+    );
+    println!(
+        "resume when a gap, synced or head says so (now): {new_resumes} resumes ({:.2}× baseline), {new_replayed} messages sent twice",
+        new_resumes as f64 / old_resumes.max(1) as f64
+    );
+    Ok(())
 }

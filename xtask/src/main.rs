@@ -4,12 +4,14 @@
 //! - `cargo xtask dev` installs what is missing, builds, and runs the whole local stack.
 //! - `cargo xtask test` installs what is missing and runs every check and test, as CI does.
 //! - `cargo xtask bench` runs the benchmarks and prints their figures.
+//! - `cargo xtask chaos` runs the chaos suite's full profile (its short one is part of `test`).
 //! - `cargo xtask size` builds the frontend and prints its download size (part of `bench`).
 //!
 //! Starting Pushpin and PostgreSQL is shared with the tests: both use the `e2e` harness crate, so
 //! the stack a developer clicks through is the stack the tests ran against.
 
 mod bench;
+mod chaos;
 mod cmd;
 mod dev;
 mod size;
@@ -41,6 +43,9 @@ enum Command {
     Bench,
     /// Build the frontend and print its download size (raw, gzip, brotli).
     Size,
+    /// Run the chaos suite: every message counted while Pushpin and the origin are killed,
+    /// publishing fails and clients are cut off (full profile by default).
+    Chaos(chaos::ChaosArgs),
 }
 
 #[tokio::main]
@@ -51,6 +56,7 @@ async fn main() -> ExitCode {
         Command::Test => test::run().await,
         Command::Bench => bench::run().await,
         Command::Size => size::run().await,
+        Command::Chaos(args) => chaos::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
