@@ -14,6 +14,7 @@ on_both_databases!(
     a_slow_sse_reader_gets_the_tail_of_a_burst,
     a_slow_websocket_reader_gets_a_burst_in_order,
     messages_lost_at_the_end_of_a_burst_still_arrive,
+    a_publish_given_up_at_the_end_of_a_burst_still_arrives,
     a_refused_item_does_not_take_other_rooms_messages_with_it,
 );
 
@@ -187,6 +188,35 @@ async fn messages_lost_at_the_end_of_a_burst_still_arrive(db: Db) -> anyhow::Res
             .await?
             == 3,
         "the publisher counts what it lost"
+    );
+    Ok(())
+}
+
+async fn a_publish_given_up_at_the_end_of_a_burst_still_arrives(db: Db) -> anyhow::Result<()> {
+    let options = StackOptions {
+        publish_faults: true,
+        ..StackOptions::default()
+    };
+    let (stack, alice, bob) = stack(db, options).await?;
+    let mut sse = bob.sse("lobby", None).await?;
+    stack.wait_for_sse_settled(1, 1).await?;
+    let first = alice.post("lobby", "published").await?;
+    ensure!(sse.next_message().await? == first);
+
+    // Fanout answers 503 for longer than the publisher retries: it gives the last post up.
+    stack.faults()?.set(Fault::Refuse(503));
+    let given_up = alice.post("lobby", "given up").await?;
+    stack
+        .wait_for_counter("chat_publish_dropped_items_total{reason=\"GaveUp\"}", 1)
+        .await?;
+    stack.faults()?.set(Fault::None);
+    let fixed = Instant::now();
+
+    ensure!(sse.next_message().await? == given_up);
+    ensure!(
+        fixed.elapsed() < TAIL_DEADLINE,
+        "it came {:?} after publishing worked again",
+        fixed.elapsed()
     );
     Ok(())
 }

@@ -57,7 +57,7 @@ pub struct RoomKey {
     pub slug: String,
 }
 
-enum Event {
+pub(crate) enum Event {
     /// A message went out: (re)start the room's schedule.
     Posted(RoomKey),
     /// A publish for the room was lost.
@@ -71,7 +71,7 @@ pub struct Heads {
 }
 
 /// The receiving side, until [`Announcer::spawn`] starts the task.
-pub struct HeadsInbox(mpsc::UnboundedReceiver<Event>);
+pub struct HeadsInbox(pub(crate) mpsc::UnboundedReceiver<Event>);
 
 impl Heads {
     /// A handle and its inbox: the publisher needs the handle before the task can be given the

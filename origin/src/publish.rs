@@ -127,7 +127,17 @@ impl Publisher {
         metrics: Arc<Metrics>,
         heads: Heads,
     ) -> (Publisher, JoinHandle<()>) {
-        let (queue, rx) = mpsc::channel(QUEUE_ITEMS);
+        Publisher::spawn_bounded(grip, metrics, heads, QUEUE_ITEMS, QUEUE_BYTES)
+    }
+
+    fn spawn_bounded(
+        grip: &GripConfig,
+        metrics: Arc<Metrics>,
+        heads: Heads,
+        items: usize,
+        bytes: usize,
+    ) -> (Publisher, JoinHandle<()>) {
+        let (queue, rx) = mpsc::channel(items);
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .build()
@@ -141,7 +151,7 @@ impl Publisher {
         };
         let publisher = Publisher {
             queue,
-            bytes: Arc::new(Semaphore::new(QUEUE_BYTES)),
+            bytes: Arc::new(Semaphore::new(bytes)),
             report,
         };
         (publisher, tokio::spawn(task.run(rx)))
@@ -338,4 +348,57 @@ fn request_body(batch: &[Queued]) -> String {
 enum SendError {
     Transient(String),
     Permanent(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heads::Event;
+    use crate::metrics::ReasonLabel;
+
+    /// A publish endpoint that accepts connections and never answers: the proxy hangs.
+    async fn hanging_endpoint() -> (GripConfig, tokio::net::TcpListener) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let grip = GripConfig::parse(&url, Some("key"), Some("iss")).unwrap();
+        (grip, listener)
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_by_bytes_and_reports_each_loss() {
+        let (grip, _listener) = hanging_endpoint().await;
+        let metrics = Arc::new(Metrics::default());
+        let (heads, mut inbox) = Heads::channel();
+        // Room for many items by count, but only about ten of these by size.
+        let (publisher, _task) =
+            Publisher::spawn_bounded(&grip, metrics.clone(), heads, 1_000, 10_000);
+        let room = RoomKey {
+            id: 1,
+            slug: "lobby".into(),
+        };
+        let mut item = head_item("lobby", ChainId { seq: 1, heads: 1 });
+        item.formats.ws_message = Some(shared::publish::WsMessage::content("x".repeat(900)));
+        for _ in 0..30 {
+            publisher.publish(&room, Kind::Message, &item);
+        }
+        // Queued and in-flight items both hold their bytes until the proxy answers (never).
+        let size = serde_json::to_string(&item).unwrap().len() as u64;
+        let dropped = metrics
+            .publish_dropped
+            .get_or_create(&ReasonLabel {
+                reason: DropReason::QueueFull,
+            })
+            .get();
+        assert_eq!(
+            dropped,
+            30 - 10_000 / size,
+            "the byte bound, not the item bound, decides"
+        );
+        let mut reported = 0;
+        while let Ok(event) = inbox.0.try_recv() {
+            assert!(matches!(event, Event::Lost(ref r, Kind::Message) if *r == room));
+            reported += 1;
+        }
+        assert_eq!(reported, dropped, "every loss is reported to heads");
+    }
 }
