@@ -150,6 +150,8 @@ pub struct CatchUp {
     pub faults: usize,
     pub p50: Duration,
     pub max: Duration,
+    /// Who took `max`.
+    pub slowest: Transport,
 }
 
 /// What a run saw.
@@ -640,8 +642,8 @@ fn catch_up_times(
     acks: &[Ack],
     followers: &[Follower],
     only: Option<usize>,
-) -> BTreeMap<FaultKind, (usize, Vec<Duration>)> {
-    let mut times: BTreeMap<FaultKind, (usize, Vec<Duration>)> = BTreeMap::new();
+) -> BTreeMap<FaultKind, Times> {
+    let mut times: BTreeMap<FaultKind, Times> = BTreeMap::new();
     for fault in injected {
         let entry = times.entry(fault.kind).or_default();
         entry.0 += 1;
@@ -663,18 +665,21 @@ fn catch_up_times(
                 .find(|(m, _)| m.seq >= target)
                 .map(|(_, at)| *at);
             if let Some(at) = reached {
-                entry.1.push(at.saturating_duration_since(fault.ended));
+                entry.1.push((
+                    at.saturating_duration_since(fault.ended),
+                    follower.transport,
+                ));
             }
         }
     }
     times
 }
 
+/// How many faults of a kind, and each follower's catch-up after each.
+type Times = (usize, Vec<(Duration, Transport)>);
+
 /// Adds `more` catch-up times to `into`.
-fn merge(
-    into: &mut BTreeMap<FaultKind, (usize, Vec<Duration>)>,
-    more: BTreeMap<FaultKind, (usize, Vec<Duration>)>,
-) {
+fn merge(into: &mut BTreeMap<FaultKind, Times>, more: BTreeMap<FaultKind, Times>) {
     for (kind, (faults, durations)) in more {
         let entry = into.entry(kind).or_default();
         entry.0 += faults;
@@ -683,17 +688,21 @@ fn merge(
 }
 
 /// p50 and max of each fault kind's catch-up times.
-fn summarise(times: BTreeMap<FaultKind, (usize, Vec<Duration>)>) -> BTreeMap<FaultKind, CatchUp> {
+fn summarise(times: BTreeMap<FaultKind, Times>) -> BTreeMap<FaultKind, CatchUp> {
     times
         .into_iter()
+        .filter(|(_, (_, durations))| !durations.is_empty())
         .map(|(kind, (faults, mut durations))| {
             durations.sort_unstable();
-            let p50 = durations
-                .get(durations.len() / 2)
-                .copied()
-                .unwrap_or_default();
-            let max = durations.last().copied().unwrap_or_default();
-            (kind, CatchUp { faults, p50, max })
+            let p50 = durations[durations.len() / 2].0;
+            let (max, slowest) = durations[durations.len() - 1];
+            let catch_up = CatchUp {
+                faults,
+                p50,
+                max,
+                slowest,
+            };
+            (kind, catch_up)
         })
         .collect()
 }
@@ -733,18 +742,22 @@ impl fmt::Display for Report {
                 t.reconnects
             )?;
         }
-        writeln!(f, "\n| fault | times | catch-up p50 | catch-up max |")?;
-        writeln!(f, "| --- | ---: | ---: | ---: |")?;
+        writeln!(
+            f,
+            "\n| fault | times | catch-up p50 | catch-up max | slowest |"
+        )?;
+        writeln!(f, "| --- | ---: | ---: | ---: | --- |")?;
         for (kind, count) in &self.faults {
             match self.catch_up.get(kind) {
                 Some(c) => writeln!(
                     f,
-                    "| {} | {count} | {:.2} s | {:.2} s |",
+                    "| {} | {count} | {:.2} s | {:.2} s | {} |",
                     kind.name(),
                     c.p50.as_secs_f64(),
-                    c.max.as_secs_f64()
+                    c.max.as_secs_f64(),
+                    c.slowest.name()
                 )?,
-                None => writeln!(f, "| {} | {count} | – | – |", kind.name())?,
+                None => writeln!(f, "| {} | {count} | – | – | – |", kind.name())?,
             }
         }
         Ok(())
