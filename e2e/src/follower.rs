@@ -10,7 +10,7 @@ use anyhow::{Context as _, bail};
 use futures_util::{SinkExt as _, StreamExt as _};
 use shared::event::{ClientCommand, ServerEvent};
 use shared::message::Message;
-use shared::sequencer::{SILENCE, Sequencer, Step};
+use shared::sequencer::{HANDSHAKE_TIMEOUT, POLL_TIMEOUT, SILENCE, Sequencer, Step};
 use shared::sse::SseDecoder;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -195,10 +195,15 @@ async fn sse(
     pause: Option<Duration>,
 ) -> anyhow::Result<()> {
     let mut decoder = SseDecoder::new();
-    let mut body = match pause {
-        None => client.sse_body(room, Some(after)).await?,
-        Some(_) => client.sse_body_slow(room, Some(after)).await?,
+    let opening = async {
+        match pause {
+            None => client.sse_body(room, Some(after)).await,
+            Some(_) => client.sse_body_slow(room, Some(after)).await,
+        }
     };
+    let mut body = tokio::time::timeout(HANDSHAKE_TIMEOUT, opening)
+        .await
+        .context("no answer to the stream request")??;
     while let Some(chunk) = body.next().await {
         for event in decoder.push(&chunk?)? {
             let event = ServerEvent::from_sse(&event)?;
@@ -231,7 +236,10 @@ async fn ws(
     request
         .headers_mut()
         .insert("authorization", format!("Bearer {token}").parse()?);
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    let (mut socket, _) =
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, tokio_tungstenite::connect_async(request))
+            .await
+            .context("no answer to the WebSocket handshake")??;
     sequencer.connected();
     loop {
         let (step, raw) = match tokio::time::timeout(SILENCE, socket.next()).await {
@@ -274,9 +282,10 @@ async fn poll(
     shared: &Shared,
 ) -> anyhow::Result<()> {
     loop {
-        let answer = client
-            .poll_ok(room, Some(sequencer.last().unwrap_or(0)))
-            .await?;
+        let polling = client.poll_ok(room, Some(sequencer.last().unwrap_or(0)));
+        let answer = tokio::time::timeout(POLL_TIMEOUT, polling)
+            .await
+            .context("no answer to the long-poll")??;
         if answer.reset {
             let step = sequencer.on_event(ServerEvent::Reset { last_seq: 0 });
             record(shared, step, 0)?;

@@ -13,14 +13,14 @@ use futures_util::future::{AbortHandle, Abortable, Either, select};
 use futures_util::{SinkExt as _, StreamExt as _};
 use gloo_net::eventsource::State as EsState;
 use gloo_net::eventsource::futures::EventSource;
-use gloo_net::websocket::Message as Frame;
 use gloo_net::websocket::futures::WebSocket;
+use gloo_net::websocket::{Message as Frame, State as WsState};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use shared::event::{ClientCommand, ServerEvent};
 use shared::message::Message;
-use shared::sequencer::{SILENCE, Sequencer};
+use shared::sequencer::{HANDSHAKE_TIMEOUT, POLL_TIMEOUT, SILENCE, Sequencer};
 use shared::sse::SseEvent;
 
 use crate::api;
@@ -118,8 +118,12 @@ pub fn follow(
 /// Longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(16);
 
-/// [`SILENCE`] for gloo's timers.
+/// [`SILENCE`] and [`POLL_TIMEOUT`] for gloo's timers.
 const SILENCE_MS: u32 = SILENCE.as_millis() as u32;
+const POLL_TIMEOUT_MS: u32 = POLL_TIMEOUT.as_millis() as u32;
+
+/// Silences a connection may spend connecting: [`HANDSHAKE_TIMEOUT`], counted in [`SILENCE`]s.
+const HANDSHAKE_SILENCES: u32 = (HANDSHAKE_TIMEOUT.as_millis() / SILENCE.as_millis()) as u32;
 
 /// Why a connection ended. (A connection never ends well: its `Ok` type has no values.)
 enum Ended {
@@ -223,13 +227,20 @@ impl Stream {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| e.to_string())?,
         );
+        let mut connecting = 0;
         loop {
             let next = match select(events.next(), TimeoutFuture::new(SILENCE_MS)).await {
                 Either::Left((next, _)) => next,
-                // The browser is retrying on its own: say so, keep listening.
+                // The browser is retrying on its own: say so, keep listening, for a while.
                 Either::Right(_) => {
                     if source.state() == EsState::Connecting {
                         self.status.try_set(Status::Connecting);
+                        connecting += 1;
+                        if connecting >= HANDSHAKE_SILENCES {
+                            return Err("no answer from the server".into());
+                        }
+                    } else {
+                        connecting = 0;
                     }
                     continue;
                 }
@@ -273,10 +284,22 @@ impl Stream {
         );
         let mut socket = WebSocket::open(&url).map_err(|e| e.to_string())?;
         self.sequencer.connected();
+        let mut connecting = 0;
         loop {
-            let resume = match select(socket.next(), TimeoutFuture::new(SILENCE_MS)).await {
-                Either::Right(_) => self.sequencer.on_silence().resume_after,
-                Either::Left((Some(Ok(Frame::Text(text))), _)) => {
+            let next = match select(socket.next(), TimeoutFuture::new(SILENCE_MS)).await {
+                Either::Left((next, _)) => Some(next),
+                Either::Right(_) => None,
+            };
+            let resume = match next {
+                None if matches!(socket.state(), WsState::Connecting) => {
+                    connecting += 1;
+                    if connecting >= HANDSHAKE_SILENCES {
+                        return Err("no answer from the server".into());
+                    }
+                    None
+                }
+                None => self.sequencer.on_silence().resume_after,
+                Some(Some(Ok(Frame::Text(text)))) => {
                     let event: ServerEvent =
                         serde_json::from_str(&text).map_err(|e| e.to_string())?;
                     if let ServerEvent::Synced { .. } = event {
@@ -284,9 +307,9 @@ impl Stream {
                     }
                     self.feed(event)?
                 }
-                Either::Left((Some(Ok(Frame::Bytes(_))), _)) => None,
-                Either::Left((Some(Err(err)), _)) => return Err(err.to_string().into()),
-                Either::Left((None, _)) => return Err("closed".into()),
+                Some(Some(Ok(Frame::Bytes(_)))) => None,
+                Some(Some(Err(err))) => return Err(err.to_string().into()),
+                Some(None) => return Err("closed".into()),
             };
             if let Some(after) = resume {
                 self.sequencer.resume_sent();
@@ -303,9 +326,11 @@ impl Stream {
     /// room announcing where it is), or a reset when our cursor is ahead of the room.
     async fn long_poll(&mut self) -> Connection {
         loop {
-            let answer = api::poll(&self.slug, self.cursor())
-                .await
-                .map_err(|e| e.to_string())?;
+            let polling = Box::pin(api::poll(&self.slug, self.cursor()));
+            let answer = match select(polling, TimeoutFuture::new(POLL_TIMEOUT_MS)).await {
+                Either::Left((answer, _)) => answer.map_err(|e| e.to_string())?,
+                Either::Right(_) => return Err("no answer to the long-poll".into()),
+            };
             self.live();
             if answer.reset {
                 self.feed(ServerEvent::Reset {

@@ -19,6 +19,15 @@ use crate::message::Message;
 /// before it takes the answer as lost and asks again; call [`Sequencer::on_silence`] then.
 pub const SILENCE: Duration = Duration::from_secs(1);
 
+/// How long a stream may take to answer (SSE headers, WebSocket handshake) before a client gives
+/// the attempt up and connects afresh: a proxy that accepted the connection while starting up
+/// may never answer it.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a long-poll may stay unanswered before a client gives it up: the origin's longest
+/// hold (`POLL_TIMEOUT_SECS`, 55 s by default) and a margin.
+pub const POLL_TIMEOUT: Duration = Duration::from_secs(65);
+
 /// What to do after feeding one event.
 #[derive(Debug, Default, PartialEq)]
 pub struct Step {
