@@ -7,8 +7,8 @@ use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use shared::api::{
-    CreateRoom, Credentials, LoginResponse, MessageResponse, MessagesResponse, PollResponse,
-    PostMessage, Room, RoomResponse, User,
+    CreateRoom, Credentials, MessageResponse, MessagesResponse, PollResponse, PostMessage, Room,
+    RoomResponse, TokenResponse, User,
 };
 use shared::event::{ClientCommand, ServerEvent};
 use shared::message::Message;
@@ -75,7 +75,8 @@ impl Client {
         }
     }
 
-    /// Registers `name` (password "correct horse") and signs in.
+    /// Registers `name` (password "correct horse") and takes a session token, as scripts do
+    /// (`POST /api/auth/token`; browsers sign in with `login` and a cookie instead).
     pub async fn signed_up(base: String, name: &str) -> anyhow::Result<Client> {
         let mut client = Client::new(base);
         let credentials = Credentials {
@@ -89,17 +90,46 @@ impl Client {
             .await?;
         expect_status(response, StatusCode::CREATED).await?;
         let response = client
-            .request(Method::POST, "/api/auth/login")
+            .request(Method::POST, "/api/auth/token")
             .json(&credentials)
             .send()
             .await?;
-        let login: LoginResponse = expect_status(response, StatusCode::OK)
+        let login: TokenResponse = expect_status(response, StatusCode::OK)
             .await?
             .json()
             .await?;
         client.token = Some(login.token);
         client.user = Some(login.user);
         Ok(client)
+    }
+
+    /// Another session of the same user (a second device), signed in as [`Client::signed_up`]
+    /// did.
+    pub async fn signed_in_again(&self) -> anyhow::Result<Client> {
+        let name = self
+            .user
+            .as_ref()
+            .context("a signed-up client")?
+            .name
+            .clone();
+        let credentials = Credentials {
+            name,
+            password: "correct horse".to_owned(),
+        };
+        let response = Client::new(self.base.clone())
+            .request(Method::POST, "/api/auth/token")
+            .json(&credentials)
+            .send()
+            .await?;
+        let login: TokenResponse = expect_status(response, StatusCode::OK)
+            .await?
+            .json()
+            .await?;
+        Ok(Client {
+            token: Some(login.token),
+            user: Some(login.user),
+            ..self.clone()
+        })
     }
 
     pub async fn create_room(&self, slug: &str, private: bool) -> anyhow::Result<Room> {

@@ -47,7 +47,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 /// How often readiness checks look again. Short, because every test start pays for it.
-const POLL_INTERVAL: Duration = Duration::from_millis(25);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(25);
 
 /// Calls `check` until it returns `Ok(true)` or `deadline` passes.
 ///

@@ -78,6 +78,32 @@ impl Origin {
         Ok(origin)
     }
 
+    /// Fails with how it ended if the origin has stopped on its own (an in-process origin
+    /// that could not start, say), so that a wait for it can stop at once.
+    pub fn ensure_running(&mut self) -> anyhow::Result<()> {
+        match &mut self.run {
+            Running::InProcess { task, .. } => match task.take() {
+                Some(running) if running.is_finished() => {
+                    let ended = futures_util::FutureExt::now_or_never(running)
+                        .expect("a finished task is ready");
+                    match ended {
+                        Ok(Ok(())) => anyhow::bail!("the origin stopped"),
+                        Ok(Err(err)) => Err(err.context("the origin stopped")),
+                        Err(panic) => anyhow::bail!("the origin panicked: {panic}"),
+                    }
+                }
+                running => {
+                    *task = running;
+                    Ok(())
+                }
+            },
+            Running::Process { child, .. } => match child {
+                Some(child) => child.ensure_running(),
+                None => anyhow::bail!("the origin was killed"),
+            },
+        }
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.args.bind_addr)

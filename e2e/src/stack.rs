@@ -95,6 +95,8 @@ pub struct StackOptions {
     pub publish_faults: bool,
     /// Pushpin's log level (3: its debug lines, e.g. publish queues at their limit).
     pub pushpin_log_level: Option<u8>,
+    /// The origin's `PUBLIC_URL` (default: the front door's own URL, plain HTTP on localhost).
+    pub public_url: Option<String>,
 }
 
 impl Default for StackOptions {
@@ -107,6 +109,7 @@ impl Default for StackOptions {
             origin: OriginMode::InProcess,
             publish_faults: false,
             pushpin_log_level: None,
+            public_url: None,
         }
     }
 }
@@ -147,6 +150,13 @@ impl Stack {
             true => Some(FaultyPublish::start(publish_url.clone()).await?),
             false => None,
         };
+        // Where users come in: the edge when it runs, else Pushpin's client port (tests that
+        // talk to Pushpin send no `Origin`, so the origin's same-site check passes them).
+        let edge_port = crate::free_port();
+        let front_port = match options.edge {
+            true => edge_port,
+            false => pushpin_options.http_port,
+        };
         let args = Args {
             database_url: database_url.clone(),
             grip_url: publish_faults
@@ -159,6 +169,11 @@ impl Stack {
             poll_timeout_secs: options.poll_timeout_secs,
             replay_page: options.replay_page,
             frontend_dir: options.frontend_dir.clone(),
+            public_url: options
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://127.0.0.1:{front_port}")),
+            allowed_origins: String::new(),
         };
         // A process origin waits for its own health check, which needs no Pushpin.
         let origin = Origin::start(options.origin.clone(), args).await?;
@@ -167,7 +182,7 @@ impl Stack {
         let edge = match options.edge {
             true => Some(
                 Viceroy::start(
-                    crate::free_port(),
+                    edge_port,
                     origin_addr,
                     pushpin.options().http_port,
                     &session_secret,
@@ -176,7 +191,7 @@ impl Stack {
             ),
             false => None,
         };
-        let stack = Stack {
+        let mut stack = Stack {
             edge,
             pushpin,
             origin,
@@ -186,16 +201,25 @@ impl Stack {
             session_secret,
             _database: database,
         };
-        // Ready when a request goes all the way through Pushpin to the origin's database.
+        // Ready when a request goes all the way through Pushpin to the origin's database (as
+        // `wait_until` does, but failing at once with the origin's own error if it stopped).
         let health = format!("{}/healthz", stack.pushpin.client_url());
         let http = reqwest::Client::new();
-        wait_until("the origin behind Pushpin", Duration::from_secs(30), || {
-            let request = http.get(&health).send();
-            async move { Ok(request.await.is_ok_and(|r| r.status().is_success())) }
-        })
-        .await
-        .with_context(|| format!("pushpin log:\n{}", stack.pushpin.log_tail()))?;
-        Ok(stack)
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            stack.origin.ensure_running()?;
+            let answer = http.get(&health).send().await;
+            if answer.is_ok_and(|r| r.status().is_success()) {
+                return Ok(stack);
+            }
+            if std::time::Instant::now() > deadline {
+                anyhow::bail!(
+                    "the origin behind Pushpin did not answer within 30 s; pushpin log:\n{}",
+                    stack.pushpin.log_tail()
+                );
+            }
+            tokio::time::sleep(crate::POLL_INTERVAL).await;
+        }
     }
 
     /// A client that talks to the front door: the edge when it runs, else Pushpin's client port.
@@ -214,6 +238,20 @@ impl Stack {
     /// A client that talks to the origin directly, bypassing the proxy.
     pub fn direct_client(&self) -> Client {
         Client::new(format!("http://{}", self.origin_addr))
+    }
+
+    /// A `Grip-Sig` as Pushpin signs it (valid for a minute), for requests straight to the
+    /// origin that must pass as coming through the proxy.
+    pub fn grip_sig(&self) -> anyhow::Result<String> {
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs()
+            + 60;
+        Ok(jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &serde_json::json!({"iss": self.pushpin.sig_iss(), "exp": exp}),
+            &jsonwebtoken::EncodingKey::from_secret(self.pushpin.sig_key().as_bytes()),
+        )?)
     }
 
     /// A second connection pool on the origin's database.

@@ -234,7 +234,8 @@ async fn rooms_validate_and_stay_private(db: Db) -> anyhow::Result<()> {
             .json(&json!({"name": name}))
             .send()
     };
-    ensure!(error(add(&bob, "hidden", "bob").await?, StatusCode::FORBIDDEN).await? == "forbidden");
+    // A stranger learns nothing of a private room, not even that it exists.
+    ensure!(error(add(&bob, "hidden", "bob").await?, StatusCode::NOT_FOUND).await? == "not_found");
     ensure!(error(add(&alice, "open", "bob").await?, StatusCode::FORBIDDEN).await? == "forbidden");
     ensure!(
         error(
@@ -527,16 +528,21 @@ async fn websocket_over_http_answers_every_event(db: Db) -> anyhow::Result<()> {
     let open = expect_status(open, StatusCode::OK).await?;
     ensure!(open.headers()["sec-websocket-extensions"] == wsoh::GRIP_EXTENSION);
     let events = wsoh::decode(&open.bytes().await?)?;
-    ensure!(events.len() == 4, "{events:?}");
+    ensure!(events.len() == 5, "{events:?}");
     ensure!(events[0] == WsEvent::Open && events[1] == wsoh::subscribe("room-lobby"));
-    let WsEvent::Text(replayed) = &events[2] else {
+    // The session's channel, where signing out ends the socket.
+    ensure!(
+        matches!(&events[2], WsEvent::Text(t) if t.contains("session-")),
+        "{events:?}"
+    );
+    let WsEvent::Text(replayed) = &events[3] else {
         anyhow::bail!("{events:?}")
     };
     ensure!(
         replayed.contains("\"earlier\""),
         "replays after last_event_id"
     );
-    ensure!(events[3] == text(&ServerEvent::Synced { last_seq: 1 }));
+    ensure!(events[4] == text(&ServerEvent::Synced { last_seq: 1 }));
 
     let ping = exchange(wsoh::encode(&[WsEvent::Ping(b"abc".to_vec())])).await?;
     let ping = wsoh::decode(&expect_status(ping, StatusCode::OK).await?.bytes().await?)?;
@@ -574,6 +580,7 @@ async fn websocket_over_http_answers_every_event(db: Db) -> anyhow::Result<()> {
         &shared::session::SessionClaims {
             sub: user.id,
             name: user.name,
+            sid: uuid::Uuid::from_u128(1),
             iat: now - 7200,
             exp: now - 3600,
         },

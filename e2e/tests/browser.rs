@@ -172,6 +172,23 @@ async fn scenario(
     wait_bodies_replacing(&bob.client, &with_reply, &restored).await?;
     wait_live(&bob.client).await?;
     shot(bob, "7-room-after-reset-long-poll-phone").await?;
+
+    // A right-to-left override in a body stays inside it: the body is laid out on its own
+    // (its direction from its own text), and names are isolated from what surrounds them.
+    let reversed = "\u{202e}olleh, reversed";
+    send(&ann.client, reversed).await?;
+    let mut with_override = restored.to_vec();
+    with_override.push(reversed);
+    wait_bodies(&bob.client, &with_override).await?;
+    let layout = string(
+        &bob.client,
+        "const item = [...document.querySelectorAll('#messages li.message')].pop();
+         const style = (selector) => getComputedStyle(item.querySelector(selector)).unicodeBidi;
+         return style('.body') + ' ' + style('.author');",
+    )
+    .await?;
+    assert_eq!(layout, "plaintext isolate");
+    shot(bob, "8-room-bidi-override-phone").await?;
     Ok(())
 }
 

@@ -108,8 +108,8 @@ async fn private_rooms_and_websocket_sends_through_the_edge(db: Db) -> anyhow::R
         .send()
         .await?;
     ensure!(
-        denied.status() == StatusCode::FORBIDDEN,
-        "the origin's 403 comes back through Fanout"
+        denied.status() == StatusCode::NOT_FOUND,
+        "the origin's 404 (a stranger does not learn the room exists) comes back through Fanout"
     );
 
     let mut secret = alice.sse("secret", None).await?;

@@ -222,20 +222,21 @@ async fn private_rooms_admit_members_only(db: Db) -> anyhow::Result<()> {
         "/api/rooms/secret/poll?after=0",
         "/api/rooms/secret/messages",
     ] {
+        // Answered as if the room did not exist: strangers cannot find private rooms.
         let response = bob.request(Method::GET, path).send().await?;
         ensure!(
-            response.status() == StatusCode::FORBIDDEN,
+            response.status() == StatusCode::NOT_FOUND,
             "{path}: {}",
             response.status()
         );
-        ensure!(response.text().await?.contains("\"forbidden\""));
+        ensure!(response.text().await?.contains("\"not_found\""));
     }
     ensure!(
         bob.ws("secret", None).await.is_err(),
         "the WebSocket handshake is refused"
     );
     let denied = bob.post("secret", "let me in").await;
-    ensure!(denied.is_err_and(|e| e.to_string().contains("403")));
+    ensure!(denied.is_err_and(|e| e.to_string().contains("404")));
 
     let mut alice_sse = alice.sse("secret", None).await?;
     let add = alice

@@ -9,7 +9,7 @@ use fastly::{Request, Response};
 use shared::api::ErrorBody;
 use shared::session::SessionKeys;
 
-use crate::{Decision, EDGE_ONLY_HEADERS, decide};
+use crate::{Decision, EDGE_ONLY_HEADERS, EdgeConfig, HSTS, Incoming, VIA_EDGE, decide};
 
 /// The backend both paths lead to: Fanout's route to the origin, and the origin itself.
 pub const ORIGIN: &str = "origin";
@@ -19,31 +19,49 @@ pub const ORIGIN: &str = "origin";
 pub const SECRET_STORE: &str = "edge_secrets";
 pub const SECRET_KEY: &str = "session_secret";
 
+/// Settings that are not secret: the Compute config store `edge_config`, key
+/// `allowed_origins` (comma-separated `scheme://host` of other sites allowed to write).
+pub const CONFIG_STORE: &str = "edge_config";
+pub const ALLOWED_ORIGINS_KEY: &str = "allowed_origins";
+
 /// Handles the client's request from start to end.
 pub fn serve(mut request: Request) {
     let client_ip = request.get_client_ip_addr();
     prepare(&mut request, client_ip);
-    let keys = session_keys();
-    let decision = decide(
-        request.get_path(),
-        request.get_header_str("cookie"),
-        request.get_header_str("authorization"),
-        keys.as_ref(),
+    let https = request.get_url().scheme() == "https";
+    let own_origin = format!(
+        "{}://{}",
+        request.get_url().scheme(),
+        request.get_header_str("host").unwrap_or_default()
     );
-    match decision {
+    let config = config();
+    let incoming = Incoming {
+        method: request.get_method_str(),
+        path: request.get_path(),
+        own_origin: &own_origin,
+        origin: request.get_header_str("origin"),
+        cookie: request.get_header_str("cookie"),
+        authorization: request.get_header_str("authorization"),
+    };
+    let response = match decide(&incoming, &config) {
         Decision::Handoff => {
             // Fanout takes the connection from here; no response may be sent after this.
-            if let Err(err) = request.handoff_fanout(ORIGIN) {
-                bad_gateway(&format!("Fanout is not available: {err}")).send_to_client();
+            match request.handoff_fanout(ORIGIN) {
+                Ok(()) => return,
+                Err(err) => bad_gateway(&format!("Fanout is not available: {err}")),
             }
         }
-        Decision::Forward => forward(request).send_to_client(),
-        Decision::Reject { status, body } => rejection(status, body).send_to_client(),
-    }
+        Decision::Forward { pass } => {
+            request.set_pass(pass);
+            forward(request)
+        }
+        Decision::Reject { status, body } => rejection(status, body),
+    };
+    secure(response, https).send_to_client();
 }
 
 /// Removes what only the edge may say and says it afresh: who the client is, over which
-/// scheme, to which host.
+/// scheme, to which host, and that the request came through the edge.
 pub fn prepare(request: &mut Request, client_ip: Option<IpAddr>) {
     for name in EDGE_ONLY_HEADERS {
         request.remove_header(*name);
@@ -56,6 +74,15 @@ pub fn prepare(request: &mut Request, client_ip: Option<IpAddr>) {
     if let Some(host) = request.get_header_str("host").map(str::to_owned) {
         request.set_header("x-forwarded-host", host);
     }
+    request.set_header(VIA_EDGE, "1");
+}
+
+/// Adds HSTS to an answer over HTTPS (on plain-HTTP localhost it would be meaningless).
+pub fn secure(response: Response, https: bool) -> Response {
+    match https {
+        true => response.with_header("strict-transport-security", HSTS),
+        false => response,
+    }
 }
 
 /// Sends a plain request to the origin; an unreachable origin is a 502 with a JSON body.
@@ -63,6 +90,25 @@ pub fn forward(request: Request) -> Response {
     request
         .send(ORIGIN)
         .unwrap_or_else(|err| bad_gateway(&format!("the origin is unreachable: {err}")))
+}
+
+/// Everything the decision needs besides the request.
+pub fn config() -> EdgeConfig {
+    let allowed_origins = fastly::ConfigStore::try_open(CONFIG_STORE)
+        .ok()
+        .and_then(|store| store.try_get(ALLOWED_ORIGINS_KEY).ok().flatten())
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    EdgeConfig {
+        keys: session_keys(),
+        allowed_origins,
+    }
 }
 
 /// The keys from the secret store, if it holds a non-empty secret (Viceroy turns an unset
@@ -74,7 +120,7 @@ pub fn session_keys() -> Option<SessionKeys> {
     (!bytes.is_empty()).then(|| SessionKeys::new(&bytes))
 }
 
-/// The edge's own answer (401, 503), never cached.
+/// The edge's own answer (401, 403, 404, 503), never cached.
 pub fn rejection(status: u16, body: String) -> Response {
     Response::from_status(StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED))
         .with_content_type(fastly::mime::APPLICATION_JSON)
@@ -118,6 +164,7 @@ mod tests {
         for name in ["grip-sig", "grip-last", "pushpin-route"] {
             assert_eq!(request.get_header_str(name), None, "{name}");
         }
+        assert_eq!(request.get_header_str(VIA_EDGE), Some("1"));
         assert_eq!(request.get_header_str("x-forwarded-for"), Some("192.0.2.7"));
         assert_eq!(
             request.get_header_str("x-forwarded-host"),
@@ -140,9 +187,46 @@ mod tests {
     }
 
     #[test]
+    fn a_client_cannot_pose_as_the_edge() {
+        let mut request =
+            Request::get("http://chat.example/api/me").with_header(VIA_EDGE, "forged");
+        prepare(&mut request, None);
+        assert_eq!(request.get_header_str(VIA_EDGE), Some("1"));
+    }
+
+    #[test]
+    fn answers_over_https_carry_hsts_and_plain_http_ones_do_not() {
+        let over_https = secure(Response::new(), true);
+        assert_eq!(
+            over_https.get_header_str("strict-transport-security"),
+            Some(HSTS)
+        );
+        assert_eq!(
+            secure(Response::new(), false).get_header_str("strict-transport-security"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_config_store_lists_the_other_allowed_origins() {
+        assert_eq!(
+            config().allowed_origins,
+            vec![
+                "https://app.chat.example".to_owned(),
+                "https://other.example".to_owned()
+            ],
+            "from edge/fastly.test.toml"
+        );
+    }
+
+    #[test]
     fn rejections_are_uncached_json() {
-        let Decision::Reject { status, body } = decide("/api/rooms/lobby/events", None, None, None)
-        else {
+        let streams = Incoming {
+            method: "GET",
+            path: "/api/rooms/lobby/events",
+            ..Incoming::default()
+        };
+        let Decision::Reject { status, body } = decide(&streams, &EdgeConfig::default()) else {
             panic!("no secret must refuse streams");
         };
         let response = rejection(status, body);

@@ -21,10 +21,33 @@ pub mod compute;
 pub enum Decision {
     /// A stream with a valid session: hand the connection to Fanout.
     Handoff,
-    /// Not a stream: forward to the origin as a plain request.
-    Forward,
+    /// Not a stream: forward to the origin as a plain request. `pass`: never from or into the
+    /// edge's cache (every API answer is someone's private data); otherwise the origin's
+    /// `Cache-Control` decides (hashed assets are cached for a year, pages revalidate).
+    Forward { pass: bool },
     /// Answer here and stop.
     Reject { status: u16, body: String },
+}
+
+/// The parts of a request the decision reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Incoming<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// `scheme://host` the client used (`https://chat.example`), to tell same-origin requests.
+    pub own_origin: &'a str,
+    pub origin: Option<&'a str>,
+    pub cookie: Option<&'a str>,
+    pub authorization: Option<&'a str>,
+}
+
+/// What the edge knows besides the request: the session keys (`None` when no secret is
+/// configured: streams are then refused rather than let through) and the other origins whose
+/// pages may write to the API (besides the edge's own).
+#[derive(Default)]
+pub struct EdgeConfig {
+    pub keys: Option<SessionKeys>,
+    pub allowed_origins: Vec<String>,
 }
 
 /// The stream endpoints: the paths Fanout must hold.
@@ -38,39 +61,69 @@ pub fn is_stream_path(path: &str) -> bool {
     }
 }
 
-/// Decides from the path and the two headers that can carry a session. `keys` is `None` when
-/// the edge has no secret configured: streams are then refused rather than let through.
-pub fn decide(
-    path: &str,
-    cookie: Option<&str>,
-    authorization: Option<&str>,
-    keys: Option<&SessionKeys>,
-) -> Decision {
-    if !is_stream_path(path) {
-        return Decision::Forward;
+/// Paths for operators, answered by the origin only to whoever reaches it directly (a
+/// monitoring network), never through the edge.
+const OPERATOR_PATHS: &[&str] = &["/metrics"];
+
+/// Decides what to do with a request.
+pub fn decide(request: &Incoming<'_>, config: &EdgeConfig) -> Decision {
+    if OPERATOR_PATHS.contains(&request.path) {
+        return reject(404, "no_route", "no route for this path");
     }
-    let Some(keys) = keys else {
+    if writes(request) && !origin_allowed(request, config) {
+        return reject(
+            403,
+            "bad_origin",
+            "requests that change something must come from this site's own pages",
+        );
+    }
+    if !is_stream_path(request.path) {
+        return Decision::Forward {
+            pass: request.path.starts_with("/api/"),
+        };
+    }
+    let Some(keys) = &config.keys else {
         return reject(
             503,
             "unavailable",
             "the edge has no session secret configured",
         );
     };
-    match token_from(cookie, authorization).map(|token| keys.verify(token)) {
-        Some(Some(_claims)) => Decision::Handoff,
-        Some(None) => reject(
+    match token_from(request.cookie, request.authorization) {
+        Err(conflict) => reject(401, "unauthenticated", &conflict.to_string()),
+        Ok(Some(token)) if keys.verify(token).is_some() => Decision::Handoff,
+        Ok(Some(_)) => reject(
             401,
             "unauthenticated",
             "the session is invalid or expired; sign in again",
         ),
-        None => reject(401, "unauthenticated", "sign in first"),
+        Ok(None) => reject(401, "unauthenticated", "sign in first"),
     }
+}
+
+/// Whether a browser could use the request to act as its user: anything but a read, and the
+/// WebSocket handshake (a read by method, but a socket that sends as the user).
+fn writes(request: &Incoming<'_>) -> bool {
+    !matches!(request.method, "GET" | "HEAD" | "OPTIONS") || request.path.ends_with("/ws")
+}
+
+/// Cross-site request forgery stops here: a browser names the page's origin in `Origin` on
+/// every write and every WebSocket handshake, and only this site's pages (or the configured
+/// ones) may write. A request without `Origin` does not come from a browser page.
+pub fn origin_allowed(request: &Incoming<'_>, config: &EdgeConfig) -> bool {
+    request.origin.is_none_or(|origin| {
+        origin == request.own_origin || config.allowed_origins.iter().any(|o| o == origin)
+    })
 }
 
 fn reject(status: u16, code: &str, message: &str) -> Decision {
     let body = serde_json::to_string(&ErrorBody::new(code, message)).expect("serialises");
     Decision::Reject { status, body }
 }
+
+/// `Strict-Transport-Security` for answers over HTTPS: browsers then never try plain HTTP for
+/// this host again (two years, as the HSTS preload list asks).
+pub const HSTS: &str = "max-age=63072000; includeSubDomains";
 
 /// Headers only the edge (or Fanout behind it) may set; a client's copies are removed before
 /// the request goes on, so nobody can pose as the proxy or forge where a request came from.
@@ -81,7 +134,11 @@ pub const EDGE_ONLY_HEADERS: &[&str] = &[
     "x-forwarded-for",
     "x-forwarded-host",
     "x-forwarded-proto",
+    VIA_EDGE,
 ];
+
+/// Set on every request the edge passes on (see `shared::api::VIA_EDGE_HEADER`).
+pub use shared::api::VIA_EDGE_HEADER as VIA_EDGE;
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -101,8 +158,24 @@ pub(crate) mod tests {
             name: "ann".into(),
         };
         SessionKeys::new(secret)
-            .issue(&user, now - seconds_ago)
+            .issue(&user, uuid::Uuid::from_u128(2), now - seconds_ago)
             .unwrap()
+    }
+
+    fn config() -> EdgeConfig {
+        EdgeConfig {
+            keys: Some(SessionKeys::new(SECRET)),
+            allowed_origins: vec!["https://app.chat.example".into()],
+        }
+    }
+
+    fn get(path: &str) -> Incoming<'_> {
+        Incoming {
+            method: "GET",
+            path,
+            own_origin: "https://chat.example",
+            ..Incoming::default()
+        }
     }
 
     fn status(decision: Decision) -> u16 {
@@ -138,24 +211,24 @@ pub(crate) mod tests {
 
     #[test]
     fn a_valid_session_is_handed_to_fanout() {
-        let keys = SessionKeys::new(SECRET);
         let token = token_issued(SECRET, 0);
         let cookie = format!("theme=dark; session={token}");
         let bearer = format!("Bearer {token}");
         let path = "/api/rooms/lobby/events";
-        assert_eq!(
-            decide(path, Some(&cookie), None, Some(&keys)),
-            Decision::Handoff
-        );
-        assert_eq!(
-            decide(path, None, Some(&bearer), Some(&keys)),
-            Decision::Handoff
-        );
+        let with_cookie = Incoming {
+            cookie: Some(&cookie),
+            ..get(path)
+        };
+        assert_eq!(decide(&with_cookie, &config()), Decision::Handoff);
+        let with_bearer = Incoming {
+            authorization: Some(&bearer),
+            ..get(path)
+        };
+        assert_eq!(decide(&with_bearer, &config()), Decision::Handoff);
     }
 
     #[test]
-    fn missing_forged_expired_and_unsigned_sessions_stop_here() {
-        let keys = SessionKeys::new(SECRET);
+    fn missing_forged_expired_unsigned_and_conflicting_sessions_stop_here() {
         let path = "/api/rooms/lobby/ws";
         let forged = format!(
             "Bearer {}",
@@ -165,36 +238,103 @@ pub(crate) mod tests {
         let good = token_issued(SECRET, 0);
         let payload = good.split('.').nth(1).unwrap();
         let unsigned = format!("Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
-        assert_eq!(status(decide(path, None, None, Some(&keys))), 401);
+        assert_eq!(status(decide(&get(path), &config())), 401);
         for header in [forged, expired, unsigned, "Bearer nonsense".into()] {
-            assert_eq!(
-                status(decide(path, None, Some(&header), Some(&keys))),
-                401,
-                "{header}"
-            );
+            let request = Incoming {
+                authorization: Some(&header),
+                ..get(path)
+            };
+            assert_eq!(status(decide(&request, &config())), 401, "{header}");
         }
+        // A good cookie does not make a bad Bearer token acceptable, nor the other way round.
+        let cookie = format!("session={good}");
+        let other = format!("Bearer {}", token_issued(SECRET, 1));
+        let conflicting = Incoming {
+            cookie: Some(&cookie),
+            authorization: Some(&other),
+            ..get(path)
+        };
+        assert_eq!(status(decide(&conflicting, &config())), 401);
         let bearer = format!("Bearer {good}");
+        let without_secret = Incoming {
+            authorization: Some(&bearer),
+            ..get(path)
+        };
         assert_eq!(
-            status(decide(path, None, Some(&bearer), None)),
+            status(decide(&without_secret, &EdgeConfig::default())),
             503,
             "no secret, no entry"
         );
     }
 
     #[test]
-    fn everything_else_goes_to_the_origin_untouched_by_auth() {
-        let keys = SessionKeys::new(SECRET);
+    fn api_answers_bypass_the_cache_and_the_app_does_not() {
         for path in [
-            "/",
-            "/api/auth/login",
+            "/api/me",
             "/api/rooms",
             "/api/rooms/lobby/messages",
+            "/api/auth/login",
         ] {
             assert_eq!(
-                decide(path, None, None, Some(&keys)),
-                Decision::Forward,
+                decide(&get(path), &config()),
+                Decision::Forward { pass: true },
                 "{path}"
             );
         }
+        for path in ["/", "/rooms/lobby", "/frontend-0123abcd.js", "/healthz"] {
+            assert_eq!(
+                decide(&get(path), &config()),
+                Decision::Forward { pass: false },
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn operator_paths_are_not_served_through_the_edge() {
+        assert_eq!(status(decide(&get("/metrics"), &config())), 404);
+    }
+
+    #[test]
+    fn writes_and_websockets_from_other_sites_are_refused() {
+        let post = |origin| Incoming {
+            method: "POST",
+            origin,
+            ..get("/api/auth/logout")
+        };
+        let ws = |origin| Incoming {
+            origin,
+            ..get("/api/rooms/lobby/ws")
+        };
+        for forged in ["https://evil.example", "https://sub.chat.example", "null"] {
+            assert_eq!(
+                status(decide(&post(Some(forged)), &config())),
+                403,
+                "{forged}"
+            );
+            assert_eq!(
+                status(decide(&ws(Some(forged)), &config())),
+                403,
+                "{forged}"
+            );
+        }
+        for fine in [
+            None,
+            Some("https://chat.example"),
+            Some("https://app.chat.example"),
+        ] {
+            assert_eq!(
+                decide(&post(fine), &config()),
+                Decision::Forward { pass: true },
+                "{fine:?}"
+            );
+        }
+        // A read from anywhere is fine: it changes nothing, and CORS keeps its answer from
+        // other sites' scripts.
+        let read = Incoming {
+            origin: Some("https://evil.example"),
+            ..get("/api/rooms")
+        };
+        assert_eq!(decide(&read, &config()), Decision::Forward { pass: true });
     }
 }

@@ -5,9 +5,8 @@ use gloo_net::http::{Request, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
-    AddMember, CreateRoom, Credentials, ErrorBody, LoginResponse, MessageResponse,
-    MessagesResponse, PollResponse, PostMessage, Room, RoomResponse, RoomsResponse, User,
-    UserResponse,
+    AddMember, CreateRoom, Credentials, ErrorBody, MessageResponse, MessagesResponse, PollResponse,
+    PostMessage, Room, RoomResponse, RoomsResponse, User, UserResponse,
 };
 use shared::message::Message;
 
@@ -89,7 +88,7 @@ pub async fn register(credentials: &Credentials) -> ApiResult<User> {
 }
 
 pub async fn login(credentials: &Credentials) -> ApiResult<User> {
-    let answer: LoginResponse = read(post("/api/auth/login", credentials).await?).await?;
+    let answer: UserResponse = read(post("/api/auth/login", credentials).await?).await?;
     Ok(answer.user)
 }
 
@@ -106,9 +105,25 @@ pub async fn me() -> ApiResult<Option<User>> {
     }
 }
 
+/// Every room the user may see, page after page.
 pub async fn rooms() -> ApiResult<Vec<Room>> {
-    let answer: RoomsResponse = read(Request::get("/api/rooms").send().await?).await?;
-    Ok(answer.rooms)
+    let mut rooms = Vec::new();
+    let mut url = "/api/rooms".to_owned();
+    loop {
+        let page: RoomsResponse = read(Request::get(&url).send().await?).await?;
+        rooms.extend(page.rooms);
+        match page.next {
+            Some(after) => url = format!("/api/rooms?after={after}"),
+            None => return Ok(rooms),
+        }
+    }
+}
+
+/// One room, if the user may see it.
+pub async fn room(slug: &str) -> ApiResult<Room> {
+    let answer: RoomResponse =
+        read(Request::get(&format!("/api/rooms/{slug}")).send().await?).await?;
+    Ok(answer.room)
 }
 
 pub async fn create_room(room: &CreateRoom) -> ApiResult<Room> {

@@ -1,5 +1,6 @@
-//! Who may see which room: the one place the origin answers 404 for an unknown room and 403 for
-//! a private room the caller is not a member of.
+//! Who may see which room: the one place the origin decides it. A private room the caller is not
+//! a member of is answered exactly like a room that does not exist (404), so that strangers
+//! cannot find out which private rooms there are.
 
 use shared::api::User;
 
@@ -22,8 +23,6 @@ pub async fn readable_room(state: &AppState, slug: &str, user: &User) -> ApiResu
     if state.store.may_access(&room, user.id).await? {
         Ok(room)
     } else {
-        Err(ApiError::Forbidden(
-            "this room is private and you are not a member",
-        ))
+        Err(ApiError::NotFound("room"))
     }
 }

@@ -1,25 +1,47 @@
 //! Next-link capabilities: the origin-signed token in a `Grip-Link` URL that lets the proxy fetch
-//! a room's missed messages on its own.
+//! one stream's missed messages on its own.
 //!
-//! When Fanout detects a gap (a publish whose `prev-id` it has not seen), it fetches the stream's
-//! next link *directly from the origin*, without the user's cookie. The link therefore carries
-//! its own authority: "read room X until time T", signed with a key derived from
-//! `SESSION_SECRET`. It names the room, not the user, and its expiry is rounded to a window, so
-//! every subscriber of a room gets the same link and Fanout can share one origin request among
-//! all of them.
+//! When Fanout detects a gap (or refreshes a stream), it fetches the stream's next link
+//! *directly from the origin*, without the user's cookie. The link therefore carries its own
+//! authority, signed with a key derived from `SESSION_SECRET`, and as little of it as possible:
+//! - one room, one endpoint (`events` or `poll`) and one position (`after`): it cannot open the
+//!   room's whole history, another room, or another kind of stream;
+//! - the session it was issued in, and its user: each refresh checks that the session is live and
+//!   that the user may still read the room, and ends the stream otherwise;
+//! - an expiry no later than the session's, so a link cannot outlive it by renewing itself.
+//!
+//! The price: two streams no longer share a link, so Fanout cannot share one recovery fetch
+//! among all subscribers of a room; each stream's recovery is its own origin request.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::auth::unix_now;
 
-/// Links are valid for one to two windows; Fanout refreshes them every link timeout (minutes).
-const WINDOW_SECS: u64 = 600;
+/// Links live at most this long; Fanout refreshes them every next-link timeout (minutes), and
+/// each refresh issues a new one.
+const LIFETIME_SECS: u64 = 1200;
 const AUDIENCE: &str = "next-link";
 
+/// What a capability allows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capability {
+    pub room: String,
+    /// `events` or `poll`.
+    pub path: String,
+    /// The position the link continues from.
+    pub after: u64,
+    /// The user and the session the stream was opened in, and when that session expires.
+    pub sub: Uuid,
+    pub sid: Uuid,
+    pub session_expires: u64,
+}
+
 #[derive(Serialize, Deserialize)]
-struct CapabilityClaims {
-    room: String,
+struct Claims {
+    #[serde(flatten)]
+    capability: Capability,
     aud: String,
     exp: u64,
 }
@@ -46,22 +68,24 @@ impl Capabilities {
         }
     }
 
-    /// The capability for `room`, identical for every call within one window.
-    pub fn issue(&self, room: &str) -> String {
-        let exp = (unix_now() / WINDOW_SECS + 2) * WINDOW_SECS;
-        let claims = CapabilityClaims {
-            room: room.to_owned(),
+    /// A capability for `capability`, expiring with its session or sooner.
+    pub fn issue(&self, capability: Capability) -> String {
+        let claims = Claims {
+            exp: capability.session_expires.min(unix_now() + LIFETIME_SECS),
+            capability,
             aud: AUDIENCE.to_owned(),
-            exp,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing does not fail")
     }
 
-    /// Whether `token` is a valid, unexpired capability for `room`.
-    pub fn allows(&self, token: &str, room: &str) -> bool {
-        jsonwebtoken::decode::<CapabilityClaims>(token, &self.decoding, &self.validation)
-            .is_ok_and(|data| data.claims.room == room)
+    /// What a valid, unexpired `token` allows, if it is for `room`'s `path`.
+    pub fn check(&self, token: &str, room: &str, path: &str) -> Option<Capability> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()?
+            .claims;
+        let capability = claims.capability;
+        (capability.room == room && capability.path == path).then_some(capability)
     }
 }
 
@@ -69,28 +93,58 @@ impl Capabilities {
 mod tests {
     use super::*;
 
+    fn capability(room: &str, after: u64) -> Capability {
+        Capability {
+            room: room.into(),
+            path: "events".into(),
+            after,
+            sub: Uuid::from_u128(1),
+            sid: Uuid::from_u128(2),
+            session_expires: unix_now() + 60,
+        }
+    }
+
     #[test]
-    fn a_capability_opens_its_room_only() {
+    fn a_capability_opens_its_room_endpoint_and_position_only() {
         let caps = Capabilities::new(b"0123456789abcdef0123456789abcdef");
-        let cap = caps.issue("lobby");
-        assert!(caps.allows(&cap, "lobby"));
-        assert!(!caps.allows(&cap, "other"));
-        assert_eq!(cap, caps.issue("lobby"), "same window, same link");
+        let cap = caps.issue(capability("lobby", 7));
+        assert_eq!(
+            caps.check(&cap, "lobby", "events"),
+            Some(capability("lobby", 7))
+        );
+        assert_eq!(caps.check(&cap, "other", "events"), None);
+        assert_eq!(caps.check(&cap, "lobby", "poll"), None);
+    }
+
+    #[test]
+    fn a_capability_dies_with_its_session() {
+        let caps = Capabilities::new(b"0123456789abcdef0123456789abcdef");
+        let ended = Capability {
+            session_expires: unix_now() - 1,
+            ..capability("lobby", 7)
+        };
+        let expired = caps.issue(ended);
+        assert_eq!(caps.check(&expired, "lobby", "events"), None);
     }
 
     #[test]
     fn forged_and_foreign_tokens_are_refused() {
         let caps = Capabilities::new(b"0123456789abcdef0123456789abcdef");
         let other = Capabilities::new(b"another secret of at least 32 bytes!");
-        assert!(!caps.allows(&other.issue("lobby"), "lobby"));
-        assert!(!caps.allows("not.a.jwt", "lobby"));
-        // A session token signed with the session secret itself is not a capability.
+        let foreign = other.issue(capability("lobby", 0));
+        assert_eq!(caps.check(&foreign, "lobby", "events"), None);
+        assert_eq!(caps.check("not.a.jwt", "lobby", "events"), None);
+        // A token signed with the session secret itself is not a capability.
         let session = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
-            &serde_json::json!({"room": "lobby", "aud": "next-link", "exp": unix_now() + 60}),
+            &serde_json::json!({
+                "room": "lobby", "path": "events", "after": 0,
+                "sub": Uuid::nil(), "sid": Uuid::nil(), "session_expires": unix_now() + 60,
+                "aud": "next-link", "exp": unix_now() + 60,
+            }),
             &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
         )
         .unwrap();
-        assert!(!caps.allows(&session, "lobby"));
+        assert_eq!(caps.check(&session, "lobby", "events"), None);
     }
 }

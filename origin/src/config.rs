@@ -56,6 +56,16 @@ pub struct Args {
     /// every unknown non-API path answered by its `index.html`. Unset: API only.
     #[arg(long, env = "FRONTEND_DIR")]
     pub frontend_dir: Option<std::path::PathBuf>,
+
+    /// Where people open the app (the edge). `https://…` makes the session cookie `Secure`
+    /// (`__Host-session`); any host but localhost turns on the production checks of the
+    /// `Grip-Sig` key. Its origin may write to the API.
+    #[arg(long, env = "PUBLIC_URL", default_value = "http://127.0.0.1:7676")]
+    pub public_url: String,
+
+    /// Other origins (`scheme://host[:port]`, comma-separated) whose pages may write to the API.
+    #[arg(long, env = "ALLOWED_ORIGINS", default_value = "")]
+    pub allowed_origins: String,
 }
 
 /// A configuration problem, worded as what to set.
@@ -81,6 +91,20 @@ pub enum ConfigError {
         "FRONTEND_DIR {0:?} has no index.html: build the app with `cargo xtask dev` (or `trunk build --release` in frontend/), or unset FRONTEND_DIR"
     )]
     FrontendDir(std::path::PathBuf),
+    #[error("PUBLIC_URL is not an http(s) URL ({0}): expected e.g. https://chat.example.com")]
+    PublicUrl(String),
+    #[error(
+        "ALLOWED_ORIGINS holds {0:?}, which is not an origin: list scheme://host[:port] values"
+    )]
+    AllowedOrigin(String),
+    #[error(
+        "GRIP_VERIFY_KEY is an HS256 secret that anyone could guess ({0}); outside localhost set Pushpin's sig_key to a random value of at least 32 bytes (`openssl rand -hex 32`) and give the origin the same"
+    )]
+    WeakVerifyKey(&'static str),
+    #[error(
+        "Fanout's ES256 public key is the same for every Fastly customer: set GRIP_VERIFY_ISS (or GRIP_URL's verify-iss) to fastly:<your service id>, so that only your service's Grip-Sig passes"
+    )]
+    MissingVerifyIss,
 }
 
 /// Checked settings; everything the origin needs to start.
@@ -94,7 +118,47 @@ pub struct Config {
     pub replay_page: u32,
     /// The browser app's files, checked to hold an `index.html`.
     pub frontend_dir: Option<std::path::PathBuf>,
+    pub site: Site,
 }
+
+/// What the origin knows of where people reach it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Site {
+    /// `PUBLIC_URL` is HTTPS: the session cookie is `Secure` and named `__Host-session`.
+    pub https: bool,
+    /// Origins whose pages may write to the API: `PUBLIC_URL`'s and `ALLOWED_ORIGINS`.
+    pub allowed_origins: Vec<String>,
+    /// `PUBLIC_URL` is not localhost: the production checks apply.
+    pub production: bool,
+}
+
+impl Site {
+    fn parse(public_url: &str, allowed: &str) -> Result<Site, ConfigError> {
+        let url = Url::parse(public_url).map_err(|e| ConfigError::PublicUrl(e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(ConfigError::PublicUrl("must be an http(s) URL".into()));
+        }
+        let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        let mut allowed_origins = vec![url.origin().ascii_serialization()];
+        for origin in allowed.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            let parsed =
+                Url::parse(origin).map_err(|_| ConfigError::AllowedOrigin(origin.to_owned()))?;
+            let serialized = parsed.origin().ascii_serialization();
+            if serialized != origin.trim_end_matches('/') {
+                return Err(ConfigError::AllowedOrigin(origin.to_owned()));
+            }
+            allowed_origins.push(serialized);
+        }
+        Ok(Site {
+            https: url.scheme() == "https",
+            allowed_origins,
+            production: !local,
+        })
+    }
+}
+
+/// Pushpin's stock `sig_key`: a value everybody has.
+const STOCK_SIG_KEYS: &[&str] = &["changeme"];
 
 /// Where to publish and how to check that a request came through the GRIP proxy.
 #[derive(Clone)]
@@ -105,6 +169,8 @@ pub struct GripConfig {
     pub verify_key: DecodingKey,
     pub verify_alg: Algorithm,
     pub verify_iss: Option<String>,
+    /// Bytes of an HS256 secret (0 for an ES256 public key), for the production check.
+    hs256_secret: Option<Vec<u8>>,
 }
 
 /// The credential a publish request carries.
@@ -142,6 +208,10 @@ impl Config {
             args.grip_verify_key.as_deref(),
             args.grip_verify_iss.as_deref(),
         )?;
+        let site = Site::parse(&args.public_url, &args.allowed_origins)?;
+        if site.production {
+            grip.check_for_production()?;
+        }
         Ok(Config {
             database_url: args.database_url,
             grip,
@@ -150,6 +220,7 @@ impl Config {
             poll_timeout: Duration::from_secs(u64::from(args.poll_timeout_secs)),
             replay_page: args.replay_page,
             frontend_dir: args.frontend_dir,
+            site,
         })
     }
 }
@@ -189,6 +260,7 @@ impl GripConfig {
             .or(url_verify_key)
             .ok_or(ConfigError::MissingVerifyKey)?;
         let (verify_key, verify_alg) = parse_verify_key(&verify)?;
+        let hs256_secret = (verify_alg == Algorithm::HS256).then(|| verify.clone().into_bytes());
         Ok(GripConfig {
             publish_url,
             publish_auth: key.map(|k| {
@@ -201,7 +273,24 @@ impl GripConfig {
             verify_key,
             verify_alg,
             verify_iss: verify_iss.map(str::to_owned).or(url_iss),
+            hs256_secret,
         })
+    }
+
+    /// Outside localhost, a `Grip-Sig` that anyone could produce is refused at start-up: an
+    /// HS256 secret must be strong, and Fanout's ES256 key (shared by every Fastly customer) must
+    /// come with this service's issuer.
+    fn check_for_production(&self) -> Result<(), ConfigError> {
+        match &self.hs256_secret {
+            Some(secret) if STOCK_SIG_KEYS.contains(&String::from_utf8_lossy(secret).as_ref()) => {
+                Err(ConfigError::WeakVerifyKey("Pushpin's stock sig_key"))
+            }
+            Some(secret) if secret.len() < 32 => {
+                Err(ConfigError::WeakVerifyKey("shorter than 32 bytes"))
+            }
+            None if self.verify_iss.is_none() => Err(ConfigError::MissingVerifyIss),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -292,6 +381,91 @@ mod tests {
         ]);
         let err = Config::from_args(args).err().unwrap();
         assert!(err.to_string().contains("SESSION_SECRET"));
+    }
+
+    /// Flags with a good session secret and `verify_key`.
+    fn args_with_key(verify_key: &str, extra: &[&str]) -> Args {
+        let base = [
+            "origin",
+            "--session-secret",
+            "0123456789abcdef0123456789abcdef",
+            "--grip-verify-key",
+            verify_key,
+        ];
+        Args::parse_from(base.iter().chain(extra))
+    }
+
+    /// The same with Pushpin's stock `sig_key`.
+    fn args(extra: &[&str]) -> Args {
+        args_with_key("changeme", extra)
+    }
+
+    #[test]
+    fn the_public_url_decides_cookies_origins_and_strictness() {
+        let local = Config::from_args(args(&[])).unwrap().site;
+        assert_eq!(
+            local,
+            Site {
+                https: false,
+                allowed_origins: vec!["http://127.0.0.1:7676".into()],
+                production: false,
+            },
+            "localhost over HTTP is development: Pushpin's stock key is fine there"
+        );
+        let strong = "0123456789abcdef0123456789abcdef-strong";
+        let public = Config::from_args(args_with_key(
+            strong,
+            &[
+                "--public-url",
+                "https://chat.example.com/",
+                "--allowed-origins",
+                "https://admin.example.com, http://localhost:3000",
+            ],
+        ))
+        .unwrap()
+        .site;
+        assert_eq!(
+            public,
+            Site {
+                https: true,
+                allowed_origins: vec![
+                    "https://chat.example.com".into(),
+                    "https://admin.example.com".into(),
+                    "http://localhost:3000".into(),
+                ],
+                production: true,
+            }
+        );
+        let bad_origin = args(&["--allowed-origins", "https://x.example/path"]);
+        assert!(
+            Config::from_args(bad_origin)
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("ALLOWED_ORIGINS")
+        );
+    }
+
+    #[test]
+    fn production_refuses_a_grip_sig_anyone_could_make() {
+        let public = ["--public-url", "https://chat.example.com"];
+        let stock = Config::from_args(args(&public)).err().unwrap();
+        assert!(stock.to_string().contains("stock sig_key"), "{stock}");
+        let short = Config::from_args(args_with_key("short", &public));
+        assert!(short.err().unwrap().to_string().contains("32 bytes"));
+        let without_iss = Config::from_args(args_with_key(FASTLY_KEY, &public));
+        assert!(
+            without_iss
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("GRIP_VERIFY_ISS")
+        );
+        let with_iss = args_with_key(
+            FASTLY_KEY,
+            &[public[0], public[1], "--grip-verify-iss", "fastly:SVC"],
+        );
+        assert!(Config::from_args(with_iss).is_ok());
     }
 
     #[test]

@@ -32,6 +32,18 @@ pub enum ApiError {
     BadWebSocketEvents(String),
     #[error("sign in first")]
     Unauthenticated,
+    #[error("this session has ended (signed out); sign in again")]
+    SessionEnded,
+    #[error("the session cookie and the Authorization header disagree; send one of them")]
+    ConflictingCredentials,
+    #[error("requests that change something must come from this site's own pages")]
+    BadOrigin,
+    #[error("too many requests; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("the origin is busy; try again in a moment")]
+    Overloaded,
+    #[error("the request took too long to arrive")]
+    RequestTimeout,
     #[error("wrong name or password")]
     BadCredentials,
     #[error(
@@ -67,7 +79,13 @@ impl ApiError {
             BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
             BadCursor(_) => (StatusCode::BAD_REQUEST, "bad_cursor"),
             BadWebSocketEvents(_) => (StatusCode::BAD_REQUEST, "bad_websocket_events"),
-            Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            Unauthenticated | SessionEnded | ConflictingCredentials => {
+                (StatusCode::UNAUTHORIZED, "unauthenticated")
+            }
+            BadOrigin => (StatusCode::FORBIDDEN, "bad_origin"),
+            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
             NotViaGrip => (StatusCode::FORBIDDEN, "not_via_grip"),
             BadCapability => (StatusCode::FORBIDDEN, "bad_capability"),
@@ -102,7 +120,18 @@ impl IntoResponse for ApiError {
             // The whole cause chain goes to the log; the client learns only that it failed.
             tracing::error!(error = format!("{err:#}"), "request failed");
         }
-        (self.status(), Json(self.body())).into_response()
+        let retry_after = match &self {
+            ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::Overloaded => Some(1),
+            _ => None,
+        };
+        let mut response = (self.status(), Json(self.body())).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

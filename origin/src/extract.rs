@@ -84,6 +84,24 @@ where
     }
 }
 
+/// The parameters of a path (`/{slug}/members/{name}`), parsed into `T`.
+pub struct PathOf<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for PathOf<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| PathOf(v))
+            .map_err(|e| ApiError::BadQuery(e.body_text()))
+    }
+}
+
 /// The `{slug}` of a room path, checked against the slug rules.
 pub struct Slug(pub String);
 
@@ -91,11 +109,34 @@ impl<S: Send + Sync> FromRequestParts<S> for Slug {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let axum::extract::Path(slug) =
-            axum::extract::Path::<String>::from_request_parts(parts, state)
-                .await
-                .map_err(|e| ApiError::BadQuery(e.body_text()))?;
+        let PathOf(slug) = PathOf::<String>::from_request_parts(parts, state).await?;
         api::validate_slug(&slug)?;
         Ok(Slug(slug))
+    }
+}
+
+/// The address of the client: the first `X-Forwarded-For` entry, which the edge sets (and a
+/// client cannot: the edge removes its copy), else the peer of the connection. The origin must
+/// therefore be reachable only through the edge and Fanout (SECURITY.md).
+pub struct ClientAddress(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|first| first.trim().parse().ok());
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        forwarded
+            .or(peer)
+            .map(ClientAddress)
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no client address")))
     }
 }

@@ -60,8 +60,10 @@ pub struct RoomKey {
 pub(crate) enum Event {
     /// A message went out: (re)start the room's schedule.
     Posted(RoomKey),
-    /// A publish for the room was lost.
-    Lost(RoomKey, Kind),
+    /// A message's publish was lost: the same.
+    LostMessage(RoomKey),
+    /// A head's publish was lost: keep announcing.
+    LostHead(RoomKey),
 }
 
 /// The handle posts and the publisher tell about rooms; cheap to clone.
@@ -87,9 +89,14 @@ impl Heads {
         let _ = self.events.send(Event::Posted(room));
     }
 
-    /// A publish for `room` was lost (see [`crate::publish`]).
-    pub fn failed(&self, room: RoomKey, kind: Kind) {
-        let _ = self.events.send(Event::Lost(room, kind));
+    /// A message for `room` could not be published (see [`crate::publish`]).
+    pub fn lost_message(&self, room: RoomKey) {
+        let _ = self.events.send(Event::LostMessage(room));
+    }
+
+    /// A head for `room` could not be published.
+    pub fn lost_head(&self, room: RoomKey) {
+        let _ = self.events.send(Event::LostHead(room));
     }
 }
 
@@ -138,12 +145,10 @@ impl Announcer {
             tokio::select! {
                 _ = &mut stop => return,
                 Some(event) = inbox.recv() => match event {
-                    Event::Posted(room) | Event::Lost(room, Kind::Message) => {
-                        schedule.restart(room);
-                    }
+                    Event::Posted(room) | Event::LostMessage(room) => schedule.restart(room),
                     // Not from the start: a proxy that refuses every head must not be asked
                     // four times a second.
-                    Event::Lost(room, Kind::Head) => schedule.keep(room),
+                    Event::LostHead(room) => schedule.keep(room),
                 },
                 Some(due) = schedule.queue.next(), if !schedule.queue.is_empty() => {
                     let room_id = due.into_inner();
@@ -162,7 +167,7 @@ impl Announcer {
         match self.store.announce_head(room.id).await {
             Ok(Some(head)) => {
                 self.publisher
-                    .publish(room, Kind::Head, &head_item(&room.slug, head));
+                    .publish(Kind::Head(room.clone()), &head_item(&room.slug, head));
                 self.metrics.heads.inc();
                 true
             }

@@ -19,11 +19,14 @@
 //! - [`store`]: SQLite or Postgres through sqlx; [`post`]: store-then-publish, in order;
 //!   [`publish`]: the batching, retrying publisher; [`heads`]: a quiet room's position, so no
 //!   subscriber keeps a stale tail; [`replay`]: what a subscriber missed.
-//! - [`auth`]: passwords and session tokens; [`access`]: who may see a room; [`grip`]: proof a
-//!   request came through the proxy; [`capability`]: the proxy's authority to fetch next links.
+//! - [`auth`]: passwords, sessions and their tokens; [`access`]: who may see a room; [`grip`]:
+//!   proof a request came through the proxy; [`capability`]: the proxy's authority to fetch
+//!   one stream's next link; [`revoke`]: ending streams when access ends; [`limits`]: rate
+//!   limits and how many password hashes run at once.
 //! - [`error`]: every failure and its HTTP answer; [`extract`]: extractors that fail with it.
 //! - [`metrics`]: counters at `GET /metrics`; [`frontend`]: the browser app's files.
-//! - [`binary`]: the program around [`run`] (environment, signals).
+//! - [`binary`]: the program around [`run`] (environment, signals); [`server`]: the accept
+//!   loop, with its timeouts and connection limit.
 
 pub mod access;
 pub mod app;
@@ -36,11 +39,14 @@ pub mod extract;
 pub mod frontend;
 pub mod grip;
 pub mod heads;
+pub mod limits;
 pub mod metrics;
 pub mod post;
 pub mod publish;
 pub mod replay;
+pub mod revoke;
 pub mod routes;
+pub mod server;
 pub mod store;
 pub mod stream;
 pub mod telemetry;
@@ -78,22 +84,39 @@ pub async fn run(
         metrics: metrics.clone(),
     }
     .spawn(inbox);
+    let limits = limits::Limits::default();
+    let sweeping = tokio::spawn({
+        let limits = limits.clone();
+        async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                limits.sweep();
+            }
+        }
+    });
     let state = AppState {
         metrics,
         store: store.clone(),
-        sessions: auth::Sessions::new(&config.session_secret),
+        sessions: auth::Sessions::new(&config.session_secret, config.site.https),
         capabilities: capability::Capabilities::new(&config.session_secret),
         grip: grip::GripVerifier::new(&config.grip),
         publisher,
         heads,
         room_locks,
+        limits,
+        allowed_origins: config.site.allowed_origins.clone().into(),
         poll_timeout: config.poll_timeout,
         replay_page: config.replay_page,
     };
     tracing::info!(addr = %listener.local_addr()?, backend = ?store.backend(), "origin listening");
-    axum::serve(listener, app::router(state, config.frontend_dir.as_deref()))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    server::serve(
+        listener,
+        app::router(state, config.frontend_dir.as_deref()),
+        shutdown,
+    )
+    .await;
+    sweeping.abort();
     // The router is gone; once the announcer is too, so is the last publisher handle, and the
     // publishing task drains its queue and ends.
     announcing.stop().await;

@@ -14,6 +14,7 @@ use shared::publish::ChainId;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::heads::RoomKey;
+use crate::limits::Action;
 use crate::publish::{Kind, message_item};
 use crate::store::{NewMessage, RoomRow};
 
@@ -53,6 +54,7 @@ pub async fn post_message(
     author: &User,
     post: &PostMessage,
 ) -> ApiResult<(Message, bool)> {
+    state.limits.check(Action::Post(author.id))?;
     check_published_size(room, author, post)?;
     let _order = state.room_locks.lock(room.id).await;
     let appended = state
@@ -74,7 +76,7 @@ pub async fn post_message(
             slug: room.room.slug.clone(),
         };
         let item = message_item(&appended.message, follows);
-        state.publisher.publish(&key, Kind::Message, &item);
+        state.publisher.publish(Kind::Message(key.clone()), &item);
         state.heads.posted(key);
     }
     Ok((appended.message, created))

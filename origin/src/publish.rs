@@ -15,7 +15,7 @@ use std::time::Duration;
 use shared::api::PollResponse;
 use shared::event::ServerEvent;
 use shared::message::{Message, room_channel};
-use shared::publish::{ChainId, HttpResponse, Item};
+use shared::publish::{Action, ChainId, Formats, HttpResponse, HttpStream, Item, WsMessage};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
@@ -94,11 +94,52 @@ fn poll_answer(body: &PollResponse) -> HttpResponse {
     }
 }
 
-/// What an item carries, which decides how `heads` reacts when it is lost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What an item carries, which decides what happens when it is lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
-    Message,
-    Head,
+    /// A message of the room: `heads` announces the room soon.
+    Message(RoomKey),
+    /// A head of the room: `heads` keeps announcing it.
+    Head(RoomKey),
+    /// An instruction to some streams (end them: a session signed out, a member removed).
+    /// Lost, the streams end at their next-link refresh instead, which re-checks access.
+    Control,
+}
+
+/// The items that end every stream subscribed to `channel`: an `error` event with `error`
+/// (SSE, WebSocket), then the close; a held long-poll is answered with `error` itself.
+pub fn closing_items(channel: &str, error: &crate::error::ApiError) -> [Item; 2] {
+    let body = error.body();
+    let event = ServerEvent::Error {
+        code: body.error.code.clone(),
+        message: body.error.message.clone(),
+    };
+    let mut notice = Item::for_event(channel, None, None, &event);
+    notice.formats.http_response = Some(HttpResponse {
+        code: Some(error.status().as_u16()),
+        headers: Some(BTreeMap::from([(
+            "Content-Type".to_owned(),
+            "application/json".to_owned(),
+        )])),
+        body: Some(serde_json::to_string(&body).expect("an error body serialises")),
+        action: None,
+    });
+    let close = Item {
+        channel: channel.to_owned(),
+        formats: Formats {
+            http_stream: Some(HttpStream {
+                content: None,
+                action: Some(Action::Close),
+            }),
+            ws_message: Some(WsMessage {
+                content: None,
+                action: Some(Action::Close),
+            }),
+            http_response: None,
+        },
+        ..Item::default()
+    };
+    [notice, close]
 }
 
 /// The handle posts and `heads` publish through; cheap to clone. Dropping every handle stops
@@ -112,7 +153,6 @@ pub struct Publisher {
 
 /// An item waiting in the queue.
 struct Queued {
-    room: RoomKey,
     kind: Kind,
     /// The item as JSON, serialised once, when queued.
     json: String,
@@ -157,25 +197,22 @@ impl Publisher {
         (publisher, tokio::spawn(task.run(rx)))
     }
 
-    /// Queues an item for `room`. Called in chain order per room (see `post::RoomLocks`), and
-    /// the single task keeps that order on the wire, so the proxy only has to recover real
-    /// losses.
-    pub fn publish(&self, room: &RoomKey, kind: Kind, item: &Item) {
+    /// Queues an item. Called in chain order per room (see `post::RoomLocks`), and the single
+    /// task keeps that order on the wire, so the proxy only has to recover real losses.
+    pub fn publish(&self, kind: Kind, item: &Item) {
         let json = serde_json::to_string(item).expect("a publish item serialises");
         let size = u32::try_from(json.len()).unwrap_or(u32::MAX);
         let Ok(bytes) = self.bytes.clone().try_acquire_many_owned(size) else {
-            return self.report.lost(room.clone(), kind, DropReason::QueueFull);
+            return self.report.lost(kind, DropReason::QueueFull);
         };
         let queued = Queued {
-            room: room.clone(),
             kind,
             json,
             _bytes: bytes,
         };
         if let Err(err) = self.queue.try_send(queued) {
-            let queued = err.into_inner();
             self.report
-                .lost(queued.room, queued.kind, DropReason::QueueFull);
+                .lost(err.into_inner().kind, DropReason::QueueFull);
         }
     }
 }
@@ -193,11 +230,15 @@ impl Report {
         self.metrics.published.inc_by(items as u64);
     }
 
-    /// Counts a lost item and tells `heads`, which makes sure the room gets announced.
-    fn lost(&self, room: RoomKey, kind: Kind, reason: DropReason) {
-        tracing::warn!(room = %room.slug, ?kind, ?reason, "publish lost; the room will be announced");
+    /// Counts a lost item and tells `heads`, which makes sure its room gets announced.
+    fn lost(&self, kind: Kind, reason: DropReason) {
+        tracing::warn!(?kind, ?reason, "publish lost");
         self.metrics.dropped(reason);
-        self.heads.failed(room, kind);
+        match kind {
+            Kind::Message(room) => self.heads.lost_message(room),
+            Kind::Head(room) => self.heads.lost_head(room),
+            Kind::Control => {}
+        }
     }
 }
 
@@ -252,7 +293,7 @@ impl PublishTask {
             Outcome::GaveUp => DropReason::GaveUp,
         };
         for queued in batch {
-            self.report.lost(queued.room, queued.kind, reason);
+            self.report.lost(queued.kind, reason);
         }
     }
 
@@ -379,7 +420,7 @@ mod tests {
         let mut item = head_item("lobby", ChainId { seq: 1, heads: 1 });
         item.formats.ws_message = Some(shared::publish::WsMessage::content("x".repeat(900)));
         for _ in 0..30 {
-            publisher.publish(&room, Kind::Message, &item);
+            publisher.publish(Kind::Message(room.clone()), &item);
         }
         // Queued and in-flight items both hold their bytes until the proxy answers (never).
         let size = serde_json::to_string(&item).unwrap().len() as u64;
@@ -396,7 +437,7 @@ mod tests {
         );
         let mut reported = 0;
         while let Ok(event) = inbox.0.try_recv() {
-            assert!(matches!(event, Event::Lost(ref r, Kind::Message) if *r == room));
+            assert!(matches!(event, Event::LostMessage(ref r) if *r == room));
             reported += 1;
         }
         assert_eq!(reported, dropped, "every loss is reported to heads");

@@ -10,6 +10,8 @@ use shared::publish::ChainId;
 
 on_both_databases!(
     names_and_slugs_are_unique,
+    names_are_unique_whatever_their_case,
+    sessions_end_one_by_one_or_all_at_once,
     private_rooms_are_visible_to_members_only,
     concurrent_posts_get_gapless_seqs,
     a_client_id_posts_once_even_when_raced,
@@ -51,6 +53,48 @@ async fn names_and_slugs_are_unique(db: Db) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn names_are_unique_whatever_their_case(db: Db) -> anyhow::Result<()> {
+    let (store, _db) = fresh(db).await?;
+    let ann = store.create_user("Ann", "hash").await?;
+    ensure!(matches!(
+        store.create_user("ann", "other").await,
+        Err(StoreError::Conflict)
+    ));
+    let found = store.user_by_name("ANN").await?.unwrap();
+    ensure!(
+        found.user == ann && found.user.name == "Ann",
+        "found as written at sign-up"
+    );
+    Ok(())
+}
+
+async fn sessions_end_one_by_one_or_all_at_once(db: Db) -> anyhow::Result<()> {
+    let (store, _db) = fresh(db).await?;
+    let ann = store.create_user("ann", "h").await?;
+    let bob = store.create_user("bob", "h").await?;
+    let laptop = store.start_session(ann.id, 4_000_000_000).await?;
+    let phone = store.start_session(ann.id, 4_000_000_000).await?;
+    let bobs = store.start_session(bob.id, 4_000_000_000).await?;
+    ensure!(store.session_is_live(laptop, ann.id).await?);
+    ensure!(
+        !store.session_is_live(laptop, bob.id).await?,
+        "a session is its user's only"
+    );
+
+    store.end_session(laptop).await?;
+    ensure!(!store.session_is_live(laptop, ann.id).await?);
+    ensure!(store.session_is_live(phone, ann.id).await?);
+
+    let ended = store.end_sessions_of(ann.id).await?;
+    ensure!(ended == vec![phone], "only the live ones: {ended:?}");
+    ensure!(!store.session_is_live(phone, ann.id).await?);
+    ensure!(
+        store.session_is_live(bobs, bob.id).await?,
+        "others are untouched"
+    );
+    Ok(())
+}
+
 async fn private_rooms_are_visible_to_members_only(db: Db) -> anyhow::Result<()> {
     let (store, _db) = fresh(db).await?;
     let ann = store.create_user("ann", "h").await?;
@@ -59,8 +103,14 @@ async fn private_rooms_are_visible_to_members_only(db: Db) -> anyhow::Result<()>
     let secret = store.create_room(&room("secret", true), ann.id).await?;
 
     let slugs = |rooms: Vec<Room>| rooms.into_iter().map(|r| r.slug).collect::<Vec<_>>();
-    ensure!(slugs(store.rooms_visible_to(ann.id).await?) == ["open", "secret"]);
-    ensure!(slugs(store.rooms_visible_to(bob.id).await?) == ["open"]);
+    let visible = |user| store.rooms_visible_to(user, "", 100);
+    ensure!(slugs(visible(ann.id).await?) == ["open", "secret"]);
+    ensure!(slugs(visible(bob.id).await?) == ["open"]);
+    ensure!(
+        slugs(store.rooms_visible_to(ann.id, "", 1).await?) == ["open"],
+        "pages are by slug"
+    );
+    ensure!(slugs(store.rooms_visible_to(ann.id, "open", 1).await?) == ["secret"]);
     ensure!(
         store.may_access(&secret, ann.id).await?,
         "the owner is a member"
@@ -70,7 +120,11 @@ async fn private_rooms_are_visible_to_members_only(db: Db) -> anyhow::Result<()>
     store.add_member(&secret, bob.id).await?;
     store.add_member(&secret, bob.id).await?;
     ensure!(store.may_access(&secret, bob.id).await?);
-    ensure!(slugs(store.rooms_visible_to(bob.id).await?) == ["open", "secret"]);
+    ensure!(slugs(visible(bob.id).await?) == ["open", "secret"]);
+
+    ensure!(store.remove_member(&secret, bob.id).await?);
+    ensure!(!store.remove_member(&secret, bob.id).await?, "once");
+    ensure!(!store.may_access(&secret, bob.id).await?);
     Ok(())
 }
 

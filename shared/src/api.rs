@@ -27,6 +27,11 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_CHARS: usize = 128;
 /// Longest room title, in characters, after trimming.
 pub const MAX_TITLE_CHARS: usize = 100;
+/// Set by the edge on every request it passes on (a client's own copy is removed first). The
+/// origin refuses next-link capabilities on requests that carry it: those are for Fanout's own
+/// fetches, which never come through the edge.
+pub const VIA_EDGE_HEADER: &str = "x-via-edge";
+
 /// Longest client id, in characters.
 pub const MAX_CLIENT_ID_CHARS: usize = 64;
 
@@ -67,9 +72,11 @@ pub struct UserResponse {
     pub user: User,
 }
 
-/// Reply to a successful login; the token is also set as the session cookie.
+/// Reply to `POST /api/auth/token`: a session token for scripts, which send it as
+/// `Authorization: Bearer`. Browsers sign in with `login` instead and never see their token
+/// (an HttpOnly cookie carries it), so a script injected into the page cannot read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoginResponse {
+pub struct TokenResponse {
     pub user: User,
     pub token: String,
 }
@@ -86,10 +93,16 @@ pub struct Room {
 pub struct RoomResponse {
     pub room: Room,
 }
+/// A page of the rooms the caller may see, by slug: `next` is the `after` of the next page.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RoomsResponse {
     pub rooms: Vec<Room>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
+
+/// Most rooms in one page of `GET /api/rooms` (`?limit=` asks for fewer).
+pub const ROOMS_PAGE_MAX: u32 = 100;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -224,7 +237,8 @@ pub fn validate_slug(s: &str) -> Result<(), Invalid> {
 }
 
 /// Names are shown next to every message and used to add members, so they stay
-/// short and free of look-alike or invisible characters.
+/// short and free of look-alike or invisible characters: ASCII letters, digits and `_.-`. They
+/// are unique regardless of case ([`name_key`]).
 pub fn validate_user_name(s: &str) -> Result<(), Invalid> {
     let len = s.chars().count();
     if len == 0 || len > MAX_USER_NAME_CHARS {
@@ -245,6 +259,13 @@ pub fn validate_user_name(s: &str) -> Result<(), Invalid> {
             "must start with a letter or digit and contain only letters, digits, '_', '.' and '-'",
         ))
     }
+}
+
+/// What makes two names the same name: `Ann` and `ann` are one account. Names are ASCII
+/// ([`validate_user_name`]), so Unicode normalisation leaves them as they are and lowercasing
+/// is the whole comparison.
+pub fn name_key(name: &str) -> String {
+    name.to_ascii_lowercase()
 }
 
 pub fn validate_password(s: &str) -> Result<(), Invalid> {
@@ -277,8 +298,18 @@ pub fn validate_title(s: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// Bodies may span several lines, but a message of only whitespace shows as nothing.
+/// Bodies may span several lines, but a message of only whitespace shows as nothing. Control
+/// characters other than newline and tab are refused: NUL cannot be stored by Postgres, and the
+/// others only hide or garble text.
 pub fn validate_body(s: &str) -> Result<(), Invalid> {
+    if s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        return Err(Invalid::new(
+            "body",
+            "must not contain control characters other than newline and tab",
+        ));
+    }
     if s.chars().count() > MAX_BODY_CHARS {
         return Err(Invalid::new(
             "body",

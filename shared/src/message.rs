@@ -29,3 +29,15 @@ pub struct Message {
 pub fn room_channel(slug: &str) -> String {
     format!("room-{slug}")
 }
+
+/// The channel of one session: every stream a signed-in client opens joins it, so that signing
+/// out (or out everywhere) can end them at once.
+pub fn session_channel(sid: &uuid::Uuid) -> String {
+    format!("session-{sid}")
+}
+
+/// The channel of one member of a private room: every stream of theirs in that room joins it,
+/// so that removing them from the room ends those streams.
+pub fn member_channel(slug: &str, user: &uuid::Uuid) -> String {
+    format!("member-{slug}-{user}")
+}

@@ -7,7 +7,12 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Name of the cookie that holds the session token.
+/// Name of the cookie that holds the session token over HTTPS. The `__Host-` prefix makes the
+/// browser accept it only with `Secure`, `Path=/` and no `Domain`, so a sibling subdomain cannot
+/// plant or overwrite it.
+pub const SECURE_COOKIE_NAME: &str = "__Host-session";
+
+/// Its name on plain-HTTP localhost (development), where `__Host-` cookies cannot be set.
 pub const COOKIE_NAME: &str = "session";
 
 /// Claims of the session JWT (HS256).
@@ -17,6 +22,9 @@ pub struct SessionClaims {
     pub sub: Uuid,
     /// The user's name, so handlers need no lookup to label a message.
     pub name: String,
+    /// The session this token belongs to: the origin refuses the token once it has ended
+    /// (signed out), whatever its expiry says.
+    pub sid: Uuid,
     /// Issued at, seconds since the Unix epoch.
     pub iat: u64,
     /// Expires at, seconds since the Unix epoch.
@@ -49,15 +57,18 @@ impl SessionKeys {
         }
     }
 
-    /// A token for `user`, valid from `now` (Unix seconds) for [`SESSION_TTL_SECS`].
+    /// A token for `user` in session `sid`, valid from `now` (Unix seconds) for
+    /// [`SESSION_TTL_SECS`].
     pub fn issue(
         &self,
         user: &crate::api::User,
+        sid: Uuid,
         now: u64,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let claims = SessionClaims {
             sub: user.id,
             name: user.name.clone(),
+            sid,
             iat: now,
             exp: now + SESSION_TTL_SECS,
         };
@@ -73,19 +84,38 @@ impl SessionKeys {
     }
 }
 
-/// The session token a request carries: the `session` cookie (browsers), else an
-/// `Authorization: Bearer` token (scripts). Takes the raw header values so the edge (Compute)
-/// and the origin (Axum) read requests by the same rule.
-pub fn token_from<'a>(cookie: Option<&'a str>, authorization: Option<&'a str>) -> Option<&'a str> {
+/// Why a request's credentials cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialsError {
+    /// A cookie and a Bearer token that are not the same token: one of them is not the
+    /// caller's, and guessing which would be wrong half the time.
+    #[error("the session cookie and the Authorization header disagree")]
+    Conflicting,
+}
+
+/// The session token a request carries: the session cookie (browsers; `__Host-session` or, on
+/// plain-HTTP localhost, `session`) or an `Authorization: Bearer` token (scripts). Both present
+/// must be the same token. Takes the raw header values so that the edge (Compute) and the origin
+/// (Axum) read requests by the same rule.
+pub fn token_from<'a>(
+    cookie: Option<&'a str>,
+    authorization: Option<&'a str>,
+) -> Result<Option<&'a str>, CredentialsError> {
     let from_cookie = cookie.and_then(|header| {
         header.split(';').find_map(|pair| {
             let (name, value) = pair.trim().split_once('=')?;
-            (name.trim() == COOKIE_NAME && !value.trim().is_empty()).then(|| value.trim())
+            let name = name.trim();
+            let ours = name == SECURE_COOKIE_NAME || name == COOKIE_NAME;
+            (ours && !value.trim().is_empty()).then(|| value.trim())
         })
     });
-    from_cookie.or_else(|| {
-        let (scheme, token) = authorization?.trim().split_once(' ')?;
+    let from_header = authorization.and_then(|header| {
+        let (scheme, token) = header.trim().split_once(' ')?;
         let token = token.trim();
         (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-    })
+    });
+    match (from_cookie, from_header) {
+        (Some(cookie), Some(bearer)) if cookie != bearer => Err(CredentialsError::Conflicting),
+        (cookie, bearer) => Ok(cookie.or(bearer)),
+    }
 }

@@ -69,6 +69,27 @@ fn body() {
     for bad in ["", " ", "\n\t "] {
         assert_eq!(validate_body(bad).unwrap_err().field, "body", "{bad:?}");
     }
+    // Tabs and newlines are text; NUL (which Postgres cannot store), other C0 controls, DEL and
+    // C1 controls are not. Right-to-left marks and overrides are text too: the app isolates them.
+    assert!(validate_body("a\tb\nc").is_ok());
+    assert!(validate_body("\u{202e}reversed\u{202c} and \u{2067}isolated\u{2069}").is_ok());
+    for bad in [
+        "a\0b",
+        "a\rb",
+        "\u{1b}[31mred",
+        "bell\u{7}",
+        "del\u{7f}",
+        "c1\u{85}",
+    ] {
+        assert!(validate_body(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn names_are_one_account_whatever_their_case() {
+    assert_eq!(name_key("Ann"), name_key("ann"));
+    assert_eq!(name_key("ANN.b-1"), "ann.b-1");
+    assert_ne!(name_key("ann"), name_key("anna"));
 }
 
 #[test]
@@ -146,7 +167,7 @@ fn response_shapes() {
         name: "ada".into(),
     };
     assert_eq!(
-        serde_json::to_value(LoginResponse {
+        serde_json::to_value(TokenResponse {
             user: user.clone(),
             token: "t".into()
         })
@@ -159,9 +180,18 @@ fn response_shapes() {
                 slug: "lobby".into(),
                 title: "Lobby".into(),
                 private: false
-            }]
+            }],
+            next: None,
         })
         .unwrap(),
         json!({"rooms": [{"slug": "lobby", "title": "Lobby", "private": false}]})
+    );
+    assert_eq!(
+        serde_json::to_value(RoomsResponse {
+            rooms: vec![],
+            next: Some("lobby".into()),
+        })
+        .unwrap(),
+        json!({"rooms": [], "next": "lobby"})
     );
 }

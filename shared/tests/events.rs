@@ -291,25 +291,45 @@ fn session_claims_shape() {
     let claims = SessionClaims {
         sub: Uuid::nil(),
         name: "ada".into(),
+        sid: Uuid::from_u128(7),
         iat: 1,
         exp: 2,
     };
     assert_eq!(
         serde_json::to_value(&claims).unwrap(),
-        json!({"sub": "00000000-0000-0000-0000-000000000000", "name": "ada", "iat": 1, "exp": 2})
+        json!({
+            "sub": "00000000-0000-0000-0000-000000000000",
+            "name": "ada",
+            "sid": "00000000-0000-0000-0000-000000000007",
+            "iat": 1,
+            "exp": 2,
+        })
     );
 }
 
 #[test]
 fn the_session_token_comes_from_the_cookie_then_the_bearer_header() {
-    use shared::session::token_from;
+    use shared::session::{CredentialsError, token_from};
     assert_eq!(
-        token_from(Some("a=1; session=abc; b=2"), Some("Bearer xyz")),
-        Some("abc")
+        token_from(Some("a=1; session=abc; b=2"), None),
+        Ok(Some("abc"))
     );
-    assert_eq!(token_from(Some("a=1"), Some("Bearer xyz")), Some("xyz"));
-    assert_eq!(token_from(None, Some("bearer  xyz ")), Some("xyz"));
-    assert_eq!(token_from(Some("session="), Some("Basic xyz")), None);
-    assert_eq!(token_from(None, Some("Bearer")), None);
-    assert_eq!(token_from(None, None), None);
+    assert_eq!(
+        token_from(Some("__Host-session=abc"), None),
+        Ok(Some("abc"))
+    );
+    assert_eq!(token_from(Some("a=1"), Some("Bearer xyz")), Ok(Some("xyz")));
+    assert_eq!(token_from(None, Some("bearer  xyz ")), Ok(Some("xyz")));
+    assert_eq!(
+        token_from(Some("session=abc"), Some("Bearer abc")),
+        Ok(Some("abc"))
+    );
+    assert_eq!(token_from(Some("session="), Some("Basic xyz")), Ok(None));
+    assert_eq!(token_from(None, Some("Bearer")), Ok(None));
+    assert_eq!(token_from(None, None), Ok(None));
+    assert_eq!(
+        token_from(Some("session=abc; b=2"), Some("Bearer xyz")),
+        Err(CredentialsError::Conflicting),
+        "a cookie and a different Bearer token are refused, not resolved"
+    );
 }

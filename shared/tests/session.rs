@@ -6,6 +6,7 @@ use shared::session::{SESSION_TTL_SECS, SessionKeys};
 use uuid::Uuid;
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+const SID: Uuid = Uuid::from_u128(99);
 
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -24,7 +25,7 @@ fn ann() -> User {
 #[test]
 fn an_issued_token_verifies_with_its_claims() {
     let keys = SessionKeys::new(SECRET);
-    let token = keys.issue(&ann(), now()).unwrap();
+    let token = keys.issue(&ann(), SID, now()).unwrap();
     let claims = keys.verify(&token).expect("valid");
     assert_eq!((claims.sub, claims.name.as_str()), (ann().id, "ann"));
     assert_eq!(claims.exp - claims.iat, SESSION_TTL_SECS);
@@ -33,16 +34,18 @@ fn an_issued_token_verifies_with_its_claims() {
 #[test]
 fn expired_forged_and_unsigned_tokens_are_refused() {
     let keys = SessionKeys::new(SECRET);
-    let expired = keys.issue(&ann(), now() - SESSION_TTL_SECS - 60).unwrap();
+    let expired = keys
+        .issue(&ann(), SID, now() - SESSION_TTL_SECS - 60)
+        .unwrap();
     assert_eq!(keys.verify(&expired), None, "expired");
     let other = SessionKeys::new(b"another secret, also 32 bytes long");
     assert_eq!(
-        keys.verify(&other.issue(&ann(), now()).unwrap()),
+        keys.verify(&other.issue(&ann(), SID, now()).unwrap()),
         None,
         "forged"
     );
     // `alg: none` with the same claims.
-    let token = keys.issue(&ann(), now()).unwrap();
+    let token = keys.issue(&ann(), SID, now()).unwrap();
     let payload = token.split('.').nth(1).unwrap();
     let unsigned = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
     assert_eq!(keys.verify(&unsigned), None, "alg none");

@@ -76,12 +76,7 @@ fn Room(slug: String) -> impl IntoView {
 
     let room_info = LocalResource::new(move || {
         let slug = slug.get_value();
-        async move {
-            api::rooms()
-                .await
-                .ok()
-                .and_then(|rooms| rooms.into_iter().find(|room| room.slug == slug))
-        }
+        async move { api::room(&slug).await.ok() }
     });
 
     let near_bottom = move || {
@@ -191,7 +186,7 @@ fn Room(slug: String) -> impl IntoView {
         <section class="room">
             <header class="room-head">
                 <A href="/" attr:class="back">"← Rooms"</A>
-                <h1>
+                <h1 class="room-title">
                     {move || {
                         room_info
                             .get()

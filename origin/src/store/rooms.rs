@@ -136,15 +136,24 @@ impl Store {
             .collect()
     }
 
-    /// Public rooms and the private rooms `user` belongs to, by slug.
-    pub async fn rooms_visible_to(&self, user: Uuid) -> Result<Vec<Room>, StoreError> {
+    /// Up to `limit` of the public rooms and the private rooms `user` belongs to, by slug,
+    /// after `after`.
+    pub async fn rooms_visible_to(
+        &self,
+        user: Uuid,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<Room>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {ROOM_COLUMNS} FROM rooms WHERE private = $1 \
-               OR id IN (SELECT room_id FROM room_members WHERE user_id = $2) \
-             ORDER BY slug"
+            "SELECT {ROOM_COLUMNS} FROM rooms \
+             WHERE (private = $1 OR id IN (SELECT room_id FROM room_members WHERE user_id = $2)) \
+               AND slug > $3 \
+             ORDER BY slug LIMIT $4"
         ))
         .bind(false)
         .bind(user.to_string())
+        .bind(after)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -163,6 +172,16 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.is_some())
+    }
+
+    /// Removes a member; whether they were one.
+    pub async fn remove_member(&self, room: &RoomRow, user: Uuid) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND user_id = $2")
+            .bind(room.id)
+            .bind(user.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Adds a member; adding someone twice is not an error.

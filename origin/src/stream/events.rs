@@ -12,11 +12,10 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use shared::event::ServerEvent;
 use shared::grip;
-use shared::message::room_channel;
 
-use super::{StreamQuery, authorize, cursor, next_link};
+use super::{StreamQuery, authorize, cursor};
 use crate::app::AppState;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{Query, Slug};
 use crate::grip::ViaGrip;
 use crate::metrics::Transport;
@@ -36,7 +35,16 @@ pub async fn events(
     Query(query): Query<StreamQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let room = authorize(&state, &slug, &headers, &query).await?;
+    let access = match authorize(&state, &slug, "events", &headers, &query).await {
+        Ok(access) => access,
+        // A refresh finds the session ended or the member removed: end the stream with word
+        // of why (an error status would only make the proxy retry).
+        Err(err @ (ApiError::SessionEnded | ApiError::NotFound(_))) if query.cap.is_some() => {
+            return Ok(ending(&err));
+        }
+        Err(err) => return Err(err),
+    };
+    let room = &access.room;
     let cursor = cursor(&headers, &query, &slug)?;
     // `Grip-Last` marks the proxy's recovery fetch for a stream that is already held and
     // subscribed; anything else is a new stream (or the next page of its first replay).
@@ -49,7 +57,7 @@ pub async fn events(
     } else {
         state.replay_page
     };
-    let replay = replay(&state, &room, cursor, page).await?;
+    let replay = replay(&state, room, cursor, page).await?;
 
     let mut body = String::new();
     if replay.reset {
@@ -70,18 +78,17 @@ pub async fn events(
         // Caught up: hold the stream, subscribed from the chain link of the last replayed seq.
         (true, _) => {
             state.metrics.hold(Transport::Sse);
-            let position = room.chain_at(replay.position).to_string();
             out.insert(
                 grip::HOLD,
                 HeaderValue::from_static(grip::Hold::Stream.as_str()),
             );
             out.insert(
                 grip::CHANNEL,
-                header(grip::channel(&room_channel(&slug), Some(&position))),
+                header(access.grip_channel(room.chain_at(replay.position))),
             );
             out.insert(
                 grip::LINK,
-                header(next_link(&state, "events", &slug, replay.position)),
+                header(access.next_link(&state, "events", replay.position)),
             );
             out.insert(
                 grip::KEEP_ALIVE,
@@ -96,7 +103,7 @@ pub async fn events(
         (false, false) => {
             out.insert(
                 grip::LINK,
-                header(next_link(&state, "events", &slug, replay.position)),
+                header(access.next_link(&state, "events", replay.position)),
             );
         }
         // A held stream too far behind to recover in one answer. Releasing it into paging
@@ -105,6 +112,20 @@ pub async fn events(
         (false, true) => {}
     }
     Ok(response)
+}
+
+/// The last answer of a stream whose access ended: an `error` event, and no hold.
+fn ending(err: &ApiError) -> Response {
+    let body = err.body();
+    let event = ServerEvent::Error {
+        code: body.error.code,
+        message: body.error.message,
+    };
+    let mut response = event.to_sse().encode().into_response();
+    let out = response.headers_mut();
+    out.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    out.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// A header value built from parts that are ASCII by construction.

@@ -11,10 +11,9 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use shared::api::{HISTORY_PAGE_MAX, PollResponse};
 use shared::grip;
-use shared::message::room_channel;
 
 use super::events::header;
-use super::{StreamQuery, authorize, cursor, next_link};
+use super::{StreamQuery, authorize, cursor};
 use crate::app::AppState;
 use crate::error::ApiResult;
 use crate::extract::{Query, Slug};
@@ -29,12 +28,13 @@ pub async fn poll(
     Query(query): Query<StreamQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let room = authorize(&state, &slug, &headers, &query).await?;
+    let access = authorize(&state, &slug, "poll", &headers, &query).await?;
+    let room = &access.room;
     let cursor = cursor(&headers, &query, &slug)?;
     if headers.contains_key(grip::LAST) {
         state.metrics.recovery(Transport::Poll);
     }
-    let replay = replay(&state, &room, cursor, HISTORY_PAGE_MAX).await?;
+    let replay = replay(&state, room, cursor, HISTORY_PAGE_MAX).await?;
     if replay.reset || !replay.messages.is_empty() {
         return Ok(Json(PollResponse {
             messages: replay.messages,
@@ -45,11 +45,10 @@ pub async fn poll(
     state.metrics.hold(Transport::Poll);
     let mut response = Json(PollResponse::default()).into_response();
     let out = response.headers_mut();
-    let position = room.chain_at(replay.position).to_string();
     out.insert(grip::HOLD, header(grip::Hold::Response.as_str().into()));
     out.insert(
         grip::CHANNEL,
-        header(grip::channel(&room_channel(&slug), Some(&position))),
+        header(access.grip_channel(room.chain_at(replay.position))),
     );
     out.insert(
         grip::TIMEOUT,
@@ -59,7 +58,7 @@ pub async fn poll(
     // the proxy then fetches this link and answers the client with it.
     out.insert(
         grip::LINK,
-        header(next_link(&state, "poll", &slug, replay.position)),
+        header(access.next_link(&state, "poll", replay.position)),
     );
     Ok(response)
 }

@@ -19,16 +19,16 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use shared::api::PostMessage;
 use shared::event::{ClientCommand, ServerEvent};
-use shared::message::room_channel;
 use shared::wsoh::{self, CloseFrame, WsEvent};
 
-use super::StreamQuery;
+use super::{Access, StreamQuery};
 use crate::access;
 use crate::app::AppState;
-use crate::auth::user_from_headers;
+use crate::auth::authenticate;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Query, Slug};
 use crate::grip::ViaGrip;
+use crate::limits::Action;
 use crate::metrics::Transport;
 use crate::post::post_message;
 use crate::replay::{parse_cursor, replay};
@@ -52,14 +52,17 @@ pub async fn ws(
 ) -> ApiResult<Response> {
     let events = wsoh::decode(&body).map_err(|e| ApiError::BadWebSocketEvents(e.to_string()))?;
     // The proxy repeats the handshake's headers (cookie included) on every request.
-    let user = user_from_headers(&state, &headers);
+    let session = authenticate(&state, &headers).await;
     let mut out = Vec::new();
     for event in events {
         match event {
             WsEvent::Open => {
-                // An error here answers the handshake with its status: 401, 403 or 404.
-                let user = user.as_ref().map_err(|_| ApiError::Unauthenticated)?;
-                let room = access::readable_room(&state, &slug, user).await?;
+                // An error here answers the handshake with its status: 401 or 404.
+                let session = session.as_ref().map_err(|err| match err {
+                    ApiError::SessionEnded => ApiError::SessionEnded,
+                    _ => ApiError::Unauthenticated,
+                })?;
+                let room = access::readable_room(&state, &slug, &session.user).await?;
                 let cursor = query
                     .last_event_id
                     .as_deref()
@@ -68,16 +71,25 @@ pub async fn ws(
                     .transpose()?;
                 state.metrics.hold(Transport::Ws);
                 out.push(WsEvent::Open);
-                out.push(wsoh::subscribe(&room_channel(&slug)));
-                replay_into(&state, &room, cursor, &mut out).await?;
+                let access = Access {
+                    room,
+                    user: session.user.id,
+                    sid: session.sid,
+                    session_expires: session.expires,
+                    link: None,
+                };
+                for (channel, _) in access.channels(None) {
+                    out.push(wsoh::subscribe(&channel));
+                }
+                replay_into(&state, &access.room, cursor, &mut out).await?;
             }
-            WsEvent::Text(text) => match &user {
-                Ok(user) => command(&state, &slug, user, &text, &mut out).await?,
-                Err(_) => {
-                    out.push(error_event(&ApiError::Unauthenticated));
+            WsEvent::Text(text) => match &session {
+                Ok(session) => command(&state, &slug, &session.user, &text, &mut out).await?,
+                Err(err) => {
+                    out.push(error_event(err));
                     out.push(WsEvent::Close(Some(CloseFrame {
                         code: CLOSE_UNAUTHENTICATED,
-                        reason: "session expired".into(),
+                        reason: "session ended or expired".into(),
                     })));
                 }
             },
@@ -126,6 +138,7 @@ async fn command(
                 }));
             }
             ClientCommand::Resume { after } => {
+                state.limits.check(Action::Resume(user.id))?;
                 let room = access::readable_room(state, slug, user).await?;
                 replay_into(state, &room, Some(after), out).await?;
             }
