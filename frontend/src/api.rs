@@ -92,8 +92,13 @@ pub async fn login(credentials: &Credentials) -> ApiResult<User> {
     Ok(answer.user)
 }
 
-pub async fn logout() -> ApiResult<()> {
-    done(Request::post("/api/auth/logout").send().await?).await
+/// Ends this session, or (`everywhere`) every session of the user; their streams end too.
+pub async fn logout(everywhere: bool) -> ApiResult<()> {
+    let path = match everywhere {
+        true => "/api/auth/logout-everywhere",
+        false => "/api/auth/logout",
+    };
+    done(Request::post(path).send().await?).await
 }
 
 /// The signed-in user, or `None` when there is no valid session.

@@ -61,8 +61,16 @@ pub fn App() -> impl IntoView {
                         </select>
                     </label>
                     <span class="who">{move || session.user.get().map(|u| u.name)}</span>
-                    <button id="sign-out" class="link" on:click=move |_| sign_out(session)>
+                    <button id="sign-out" class="link" on:click=move |_| sign_out(session, false)>
                         "Sign out"
+                    </button>
+                    <button
+                        id="sign-out-everywhere"
+                        class="link"
+                        title="End your sessions on every device"
+                        on:click=move |_| sign_out(session, true)
+                    >
+                        "Everywhere"
                     </button>
                 </Show>
             </header>
@@ -83,10 +91,11 @@ pub fn App() -> impl IntoView {
     }
 }
 
-fn sign_out(session: Session) {
+/// Signs out of this session, or of every session of the user (`everywhere`).
+fn sign_out(session: Session, everywhere: bool) {
     leptos::task::spawn_local(async move {
         // Signed out locally even if the server is unreachable: the cookie expires anyway.
-        let _ = api::logout().await;
+        let _ = api::logout(everywhere).await;
         session.user.set(None);
     });
 }

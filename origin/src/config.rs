@@ -140,6 +140,18 @@ impl Site {
         }
         let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
         let mut allowed_origins = vec![url.origin().ascii_serialization()];
+        if local {
+            // On this machine the same page is reached as localhost and as 127.0.0.1 alike.
+            for host in ["localhost", "127.0.0.1", "[::1]"] {
+                let mut same = url.clone();
+                if same.set_host(Some(host)).is_ok() {
+                    let origin = same.origin().ascii_serialization();
+                    if !allowed_origins.contains(&origin) {
+                        allowed_origins.push(origin);
+                    }
+                }
+            }
+        }
         for origin in allowed.split(',').map(str::trim).filter(|o| !o.is_empty()) {
             let parsed =
                 Url::parse(origin).map_err(|_| ConfigError::AllowedOrigin(origin.to_owned()))?;
@@ -407,7 +419,11 @@ mod tests {
             local,
             Site {
                 https: false,
-                allowed_origins: vec!["http://127.0.0.1:7676".into()],
+                allowed_origins: vec![
+                    "http://127.0.0.1:7676".into(),
+                    "http://localhost:7676".into(),
+                    "http://[::1]:7676".into(),
+                ],
                 production: false,
             },
             "localhost over HTTP is development: Pushpin's stock key is fine there"

@@ -24,6 +24,10 @@ use tower::ServiceExt as _;
 /// How long a client may take to send a request's headers (slowloris).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The largest request head (request line and headers): beyond it, 431. hyper's default is
+/// about 400 KB; no client of ours sends more than a few KB.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
 /// Most connections open at once; further ones wait in the kernel's accept queue. Fanout keeps
 /// one connection per request it forwards, so this bounds concurrency from the proxy too.
 const MAX_CONNECTIONS: usize = 10_000;
@@ -44,7 +48,8 @@ pub async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT);
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES);
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     loop {

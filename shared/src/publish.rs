@@ -43,9 +43,14 @@ impl ChainId {
         }
     }
 
-    /// Reads `"12"` or `"12.3"` back; `None` for anything else (a malformed `Grip-Last`).
+    /// Reads `"12"` or `"12.3"` back; `None` for anything else (a malformed `Grip-Last`),
+    /// leading zeros included: every id has one spelling.
     pub fn parse(id: &str) -> Option<ChainId> {
-        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let digits = |s: &str| {
+            !s.is_empty()
+                && s.bytes().all(|b| b.is_ascii_digit())
+                && (s == "0" || !s.starts_with('0'))
+        };
         let (seq, heads) = match id.split_once('.') {
             None => (id, None),
             Some((seq, heads)) => (seq, Some(heads)),

@@ -108,7 +108,15 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     println!("Pushpin log: {}", pushpin.log_path().display());
 
     println!("\n==> [origin] starting on {origin_addr}");
-    let origin = start_origin(&root, &pushpin, origin_addr, &grip_key, &session_secret)?;
+    let public_url = format!("http://127.0.0.1:{}", args.edge_port);
+    let origin = start_origin(
+        &root,
+        &pushpin,
+        origin_addr,
+        &grip_key,
+        &session_secret,
+        &public_url,
+    )?;
     let health = format!("{}/healthz", pushpin.client_url());
     wait_healthy(&pushpin, &origin, &health).await?;
 
@@ -159,6 +167,7 @@ fn start_origin(
     addr: SocketAddr,
     grip_key: &str,
     session_secret: &str,
+    public_url: &str,
 ) -> anyhow::Result<ChildGuard> {
     let binary: PathBuf = root.join("target/debug/origin");
     let mut cmd = Command::new(&binary);
@@ -169,6 +178,7 @@ fn start_origin(
         .env("GRIP_VERIFY_ISS", pushpin.sig_iss())
         .env("SESSION_SECRET", session_secret)
         .env("BIND_ADDR", addr.to_string())
+        .env("PUBLIC_URL", public_url)
         .env("FRONTEND_DIR", root.join("frontend/dist"));
     // A developer's own choice of database or log level wins.
     if std::env::var_os("DATABASE_URL").is_none() {

@@ -5,6 +5,7 @@
 //! - `cargo xtask test` installs what is missing and runs every check and test, as CI does.
 //! - `cargo xtask bench` runs the benchmarks and prints their figures.
 //! - `cargo xtask chaos` runs the chaos suite's full profile (its short one is part of `test`).
+//! - `cargo xtask fuzz` runs the fuzzing properties with many cases (a few are part of `test`).
 //! - `cargo xtask size` builds the frontend and prints its download size (part of `bench`).
 //!
 //! Starting Pushpin and PostgreSQL is shared with the tests: both use the `e2e` harness crate, so
@@ -14,6 +15,7 @@ mod bench;
 mod chaos;
 mod cmd;
 mod dev;
+mod fuzz;
 mod size;
 mod test;
 mod tools;
@@ -46,6 +48,8 @@ enum Command {
     /// Run the chaos suite: every message counted while Pushpin and the origin are killed,
     /// publishing fails and clients are cut off (full profile by default).
     Chaos(chaos::ChaosArgs),
+    /// Fuzz the decoders and API bodies with many generated cases (nothing may panic or hang).
+    Fuzz(fuzz::FuzzArgs),
 }
 
 #[tokio::main]
@@ -57,6 +61,7 @@ async fn main() -> ExitCode {
         Command::Bench => bench::run().await,
         Command::Size => size::run().await,
         Command::Chaos(args) => chaos::run(args).await,
+        Command::Fuzz(args) => fuzz::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
