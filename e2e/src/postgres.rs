@@ -203,32 +203,9 @@ pub async fn test_postgres_url() -> anyhow::Result<(String, Option<Postgres>)> {
     }
 }
 
-/// Finds a PostgreSQL server program: on `PATH` first, else in Debian's versioned
-/// `/usr/lib/postgresql/<major>/bin` (the newest major wins), where the `postgresql` package puts
-/// them without linking them into `PATH`.
+/// Finds a PostgreSQL server program ([`toolchain::postgres_binary`] says where it looks).
 pub fn find_binary(name: &str) -> anyhow::Result<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-        .unwrap_or_default();
-    if let Some(found) = on_path
-        .iter()
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-    {
-        return Ok(found);
-    }
-    let mut versioned: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let major = entry.file_name().to_str()?.parse().ok()?;
-            let path = entry.path().join("bin").join(name);
-            path.is_file().then_some((major, path))
-        })
-        .collect();
-    versioned.sort();
-    versioned.pop().map(|(_, path)| path).with_context(|| {
+    toolchain::postgres_binary(name).with_context(|| {
         format!(
             "PostgreSQL's `{name}` is neither on PATH nor in /usr/lib/postgresql/*/bin \
              (`cargo xtask test` installs it)"

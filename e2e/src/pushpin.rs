@@ -283,27 +283,10 @@ pub fn installed_version() -> anyhow::Result<(u32, u32, u32)> {
     if let Some(v) = VERSION.get() {
         return Ok(*v);
     }
-    let out = Command::new("pushpin").arg("--version").output().context(
-        "run `pushpin --version` (is Pushpin installed? `cargo xtask test` installs it)",
+    let version = toolchain::pushpin_version().context(
+        "`pushpin --version` failed (is Pushpin installed? `cargo xtask test` installs it)",
     )?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let version = parse_version(&text)
-        .with_context(|| format!("unexpected `pushpin --version` output: {text:?}"))?;
     Ok(*VERSION.get_or_init(|| version))
-}
-
-/// "pushpin 1.36.0" -> (1, 36, 0)
-fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
-    let word = text
-        .split_whitespace()
-        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
-    let mut parts = word.split('.').map(|p| p.parse::<u32>().ok());
-    // A missing or odd patch part ("1.41", "1.41.0-dev") does not matter for config choices.
-    Some((
-        parts.next()??,
-        parts.next()??,
-        parts.next().flatten().unwrap_or(0),
-    ))
 }
 
 /// One route for everything, to the origin, as WebSocket-over-HTTP.
@@ -430,14 +413,6 @@ stats_format=tnetstring
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_versions() {
-        assert_eq!(parse_version("pushpin 1.36.0\n"), Some((1, 36, 0)));
-        assert_eq!(parse_version("pushpin 1.41.0-dev"), Some((1, 41, 0)));
-        assert_eq!(parse_version("1.40"), Some((1, 40, 0)));
-        assert_eq!(parse_version("nothing"), None);
-    }
 
     #[test]
     fn config_differs_by_version() {

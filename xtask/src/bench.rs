@@ -1,22 +1,28 @@
-//! `cargo xtask bench`: the benchmarks, in release mode, against one PostgreSQL cluster.
+//! `cargo xtask bench` and `cargo xtask size`: the benchmarks, in release mode, against one
+//! PostgreSQL cluster, and the frontend's download size.
 //!
 //! Kept out of `cargo xtask test` on purpose: figures are measured and written down
 //! (docs/BENCHMARKS.md), never asserted, and they would cost CI minutes for nothing.
 
-use anyhow::Context as _;
-use e2e::postgres::{ADMIN_URL_ENV, Postgres};
+use toolchain::Task;
 
-use crate::cmd::{build_edge, build_frontend, cargo, in_viceroy, step, workspace_root};
-use crate::tools;
+use crate::builds::{self, in_viceroy};
+use crate::steps::{Result, Step, Timings, cargo, cargo_program};
 
-pub async fn run() -> anyhow::Result<()> {
-    tools::ensure()?;
+pub fn run() -> Result {
+    println!(
+        "cargo xtask bench: tools, the release builds of the edge and the frontend, then the \
+         frontend's size, the edge's CPU time in Viceroy and the stack benchmarks"
+    );
+    let mut timings = Timings::load();
+    crate::tools::ensure(Task::Bench, &mut timings)?;
     // The edge-hop benchmark runs the release wasm in Viceroy.
-    step("build edge wasm", build_edge()).await?;
-    step("build frontend", build_frontend()).await?;
-    crate::size::report(&workspace_root())?;
+    timings.run(builds::edge())?;
+    timings.run(builds::frontend(true))?;
+    timings.run(builds::tests(&["bench", "-p", "e2e", "--bench", "stack"]))?;
+    timings.run(Step::new("size", builds::stack("release", &["size"])))?;
     // The edge's own CPU time per request, measured inside Viceroy.
-    step(
+    timings.run(Step::new(
         "bench edge CPU",
         in_viceroy(cargo([
             "bench",
@@ -27,14 +33,20 @@ pub async fn run() -> anyhow::Result<()> {
             "--target",
             "wasm32-wasip1",
         ])),
-    )
-    .await?;
-    let cluster = Postgres::start()
-        .await
-        .context("step `postgres`: start the benchmark cluster")?;
-    let mut bench = cargo(["bench", "-p", "e2e", "--bench", "stack"]);
-    bench.env(ADMIN_URL_ENV, cluster.admin_url());
-    let result = step("bench", bench).await;
-    drop(cluster);
-    result
+    ))?;
+    let mut bench = builds::stack("release", &["with-postgres"]);
+    bench
+        .arg(cargo_program())
+        .args(["bench", "-p", "e2e", "--bench", "stack"]);
+    timings.run(Step::new("bench", bench).usually("usually 10–15 min"))
+}
+
+pub fn size() -> Result {
+    println!("cargo xtask size: the release build of the frontend, then its download size");
+    let mut timings = Timings::load();
+    crate::tools::ensure(Task::Size, &mut timings)?;
+    timings.run(builds::frontend(true))?;
+    let stack = cargo(["build", "-p", "e2e", "--bin", "stack"]);
+    timings.run(Step::new("build stack", stack))?;
+    timings.run(Step::new("size", builds::stack("debug", &["size"])))
 }

@@ -3,53 +3,73 @@
 //! generated cases, in release mode, within a time limit: nothing may panic, nothing may hang.
 //! `cargo xtask test` runs the same properties with proptest's default count.
 
-use std::time::Duration;
+use std::process::Command;
 
-use clap::Args;
+use crate::steps::{Result, Step, Timings, cargo_program};
 
-use crate::cmd::cargo;
-
-#[derive(Debug, Args)]
-pub struct FuzzArgs {
+pub struct Args {
     /// Generated cases per property.
-    #[arg(long, default_value_t = 100_000)]
     cases: u32,
     /// The whole run's time limit, in minutes: a decoder that loops forever fails it.
-    #[arg(long, default_value_t = 20)]
     minutes: u64,
 }
 
-pub async fn run(args: FuzzArgs) -> anyhow::Result<()> {
-    let mut fuzz = cargo([
-        "test",
-        "-p",
-        "shared",
-        "--release",
-        "--test",
-        "fuzz",
-        "--test",
-        "sse",
-        "--test",
-        "wsoh",
-        "--test",
-        "grip",
-    ]);
-    fuzz.env("PROPTEST_CASES", args.cases.to_string());
-    let shown = crate::cmd::show(&fuzz);
-    println!("\n==> [fuzz] PROPTEST_CASES={} {shown}", args.cases);
-    let mut child = tokio::process::Command::from(fuzz)
-        .kill_on_drop(true)
-        .spawn()?;
-    let limit = Duration::from_secs(args.minutes * 60);
-    match tokio::time::timeout(limit, child.wait()).await {
-        Ok(status) => {
-            let status = status?;
-            anyhow::ensure!(
-                status.success(),
-                "step `fuzz` failed: {shown} ended with {status}"
-            );
-            Ok(())
+impl Args {
+    pub fn parse(mut args: pico_args::Arguments) -> Result<Args> {
+        let bad = |err: pico_args::Error| format!("{err} (see `cargo xtask --help`)");
+        let parsed = Args {
+            cases: args
+                .opt_value_from_str("--cases")
+                .map_err(bad)?
+                .unwrap_or(100_000),
+            minutes: args
+                .opt_value_from_str("--minutes")
+                .map_err(bad)?
+                .unwrap_or(20),
+        };
+        let rest = args.finish();
+        match rest.is_empty() {
+            true => Ok(parsed),
+            false => Err(format!(
+                "unexpected arguments {rest:?} (see `cargo xtask --help`)"
+            )),
         }
-        Err(_) => anyhow::bail!("step `fuzz`: still running after {limit:?}: something hangs"),
     }
+}
+
+pub fn run(args: Args) -> Result {
+    println!(
+        "cargo xtask fuzz: {} cases per property, at most {} min",
+        args.cases, args.minutes
+    );
+    // coreutils' `timeout` ends the run (and, after a grace period, kills it) when something
+    // hangs; its exit code 124 says so.
+    let mut fuzz = Command::new("timeout");
+    fuzz.args(["--kill-after=30s", &format!("{}m", args.minutes)])
+        .arg(cargo_program())
+        .args([
+            "test",
+            "-p",
+            "shared",
+            "--release",
+            "--test",
+            "fuzz",
+            "--test",
+            "sse",
+            "--test",
+            "wsoh",
+            "--test",
+            "grip",
+        ])
+        .current_dir(crate::steps::workspace_root())
+        .env("PROPTEST_CASES", args.cases.to_string());
+    Timings::load().run(Step::new("fuzz", fuzz)).map_err(|err| {
+        match err.contains("exit status: 124") {
+            true => format!(
+                "still running after {} min: something hangs ({err})",
+                args.minutes
+            ),
+            false => err,
+        }
+    })
 }

@@ -1,73 +1,70 @@
 //! `cargo xtask`: the project's commands, written in Rust so that a fresh clone needs nothing but
 //! a Rust toolchain (`.cargo/config.toml` maps `cargo xtask` to `cargo run -p xtask --`).
 //!
-//! - `cargo xtask dev` installs what is missing, builds, and runs the whole local stack.
-//! - `cargo xtask test` installs what is missing and runs every check and test, as CI does.
-//! - `cargo xtask bench` runs the benchmarks and prints their figures.
-//! - `cargo xtask chaos` runs the chaos suite's full profile (its short one is part of `test`).
-//! - `cargo xtask fuzz` runs the fuzzing properties with many cases (a few are part of `test`).
-//! - `cargo xtask size` builds the frontend and prints its download size (part of `bench`).
-//!
-//! Starting Pushpin and PostgreSQL is shared with the tests: both use the `e2e` harness crate, so
-//! the stack a developer clicks through is the stack the tests ran against.
+//! This crate is deliberately small: it depends only on [`toolchain`] (no dependencies) and
+//! `pico-args`, so on a fresh clone it compiles in seconds and says what it is about to do before
+//! anything heavy builds. Each command is a list of named, timed steps ([`steps`]); the steps that
+//! need the e2e harness (starting the stack, a PostgreSQL cluster for the tests) run the `stack`
+//! binary of the `e2e` crate, which an earlier step builds.
 
 mod bench;
+mod builds;
 mod chaos;
-mod cmd;
 mod dev;
 mod fuzz;
-mod size;
+mod steps;
 mod test;
 mod tools;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+const USAGE: &str = "\
+cargo xtask COMMAND
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "cargo xtask",
-    bin_name = "cargo xtask",
-    about = "The chat app's development commands"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+Commands:
+  dev      install what is missing, build, run the edge, Pushpin and the origin until Ctrl-C
+           (--edge-port, --pushpin-port, --publish-port, --origin-port; default 7676 …)
+  test     install what is missing, then every check and test, as CI runs them
+  bench    the benchmarks, release builds (see docs/BENCHMARKS.md)
+  chaos    the chaos suite's full profile (--profile full|short, --seed N, --db sqlite|postgres|both)
+  fuzz     the fuzzing properties with many cases (--cases N, --minutes N)
+  size     build the frontend and print its download size
+  doctor   which tools are installed, which are missing, what installing them costs
+";
 
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Install what is missing, build, and run the edge, Pushpin and the origin until Ctrl-C.
-    Dev(dev::DevArgs),
-    /// Install what is missing, then run formatting, lints, wasm checks and all tests.
-    Test,
-    /// Install what is missing, then run the benchmarks (release build; see docs/BENCHMARKS.md).
-    Bench,
-    /// Build the frontend and print its download size (raw, gzip, brotli).
-    Size,
-    /// Run the chaos suite: every message counted while Pushpin and the origin are killed,
-    /// publishing fails and clients are cut off (full profile by default).
-    Chaos(chaos::ChaosArgs),
-    /// Fuzz the decoders and API bodies with many generated cases (nothing may panic or hang).
-    Fuzz(fuzz::FuzzArgs),
-}
-
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Dev(args) => dev::run(args).await,
-        Command::Test => test::run().await,
-        Command::Bench => bench::run().await,
-        Command::Size => size::run().await,
-        Command::Chaos(args) => chaos::run(args).await,
-        Command::Fuzz(args) => fuzz::run(args).await,
+fn main() -> ExitCode {
+    let mut args = pico_args::Arguments::from_env();
+    if args.contains(["-h", "--help"]) {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = args.subcommand().unwrap_or(None) else {
+        eprint!("{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    let result = match command.as_str() {
+        "dev" => dev::run(args.finish()),
+        "test" => no_args(args).and_then(|()| test::run()),
+        "bench" => no_args(args).and_then(|()| bench::run()),
+        "size" => no_args(args).and_then(|()| bench::size()),
+        "doctor" => no_args(args).and_then(|()| tools::doctor()),
+        "chaos" => chaos::Args::parse(args).and_then(chaos::run),
+        "fuzz" => fuzz::Args::parse(args).and_then(fuzz::run),
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("\nxtask failed: {err:#}");
+            eprintln!("\ncargo xtask {command} failed: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn no_args(args: pico_args::Arguments) -> steps::Result {
+    let rest = args.finish();
+    match rest.is_empty() {
+        true => Ok(()),
+        false => Err(format!("unexpected arguments {rest:?}\n\n{USAGE}")),
     }
 }

@@ -1,57 +1,69 @@
 //! `cargo xtask test`: everything CI checks, in the order that fails fastest.
 //!
 //! Cheap checks (formatting, lints, the wasm build of `shared`) run before the tests, so a typo
-//! costs seconds, not a full test run. All tests share one PostgreSQL cluster started here: each
-//! test still gets its own database, but nobody pays for `initdb` more than once.
+//! costs seconds, not a full test run. All tests share one PostgreSQL cluster (`stack
+//! with-postgres`): each test still gets its own database, but nobody pays for `initdb` more than
+//! once.
 
+use std::io::BufRead as _;
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use anyhow::Context as _;
-use e2e::postgres::{ADMIN_URL_ENV, Postgres};
+use toolchain::Task;
 
-use crate::cmd::{build_edge, build_frontend, cargo, in_viceroy, step};
-use crate::tools;
+use crate::builds::{self, in_viceroy};
+use crate::steps::{Result, Step, Timings, cargo, cargo_program, human, show};
 
-pub async fn run() -> anyhow::Result<()> {
-    tools::ensure()?;
+pub fn run() -> Result {
+    println!(
+        "cargo xtask test: tools for test, then fmt, clippy (host, wasm32-wasip1, \
+         wasm32-unknown-unknown), the edge and frontend builds, then every test (edge in Viceroy; \
+         the workspace on SQLite and PostgreSQL)"
+    );
+    let started = Instant::now();
+    let mut timings = Timings::load();
+    crate::tools::ensure(Task::Test, &mut timings)?;
 
-    step("fmt", cargo(["fmt", "--all", "--", "--check"])).await?;
-    step(
-        "clippy",
-        cargo([
+    timings.run(Step::new("fmt", cargo(["fmt", "--all", "--", "--check"])))?;
+    timings.run(
+        Step::new(
             "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]),
-    )
-    .await?;
+            cargo([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        )
+        .usually("usually 8–12 min the first time: it compiles every dependency"),
+    )?;
     // `shared` is compiled into the edge (WASI) without the origin's features: keep that
     // building on its own. The frontend is lint-checked for the browser, its real target.
-    step(
+    timings.run(Step::new(
         "check shared for wasm32-wasip1",
         cargo(["check", "-p", "shared", "--target", "wasm32-wasip1"]),
-    )
-    .await?;
-    step(
-        "clippy frontend for wasm32-unknown-unknown",
-        cargo([
-            "clippy",
-            "-p",
-            "frontend",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--",
-            "-D",
-            "warnings",
-        ]),
-    )
-    .await?;
+    ))?;
+    timings.run(
+        Step::new(
+            "clippy frontend for wasm32-unknown-unknown",
+            cargo([
+                "clippy",
+                "-p",
+                "frontend",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        )
+        .usually("usually 1–2 min the first time"),
+    )?;
     // The edge is Compute code: lint and build it for its real target (the host build above
     // only sees its pure logic).
-    step(
+    timings.run(Step::new(
         "clippy edge for wasm32-wasip1",
         cargo([
             "clippy",
@@ -64,61 +76,51 @@ pub async fn run() -> anyhow::Result<()> {
             "-D",
             "warnings",
         ]),
-    )
-    .await?;
-    step("build edge wasm", build_edge()).await?;
+    ))?;
+    timings.run(builds::edge())?;
     // The browser tests load the release build, as users do.
-    step("build frontend", build_frontend()).await?;
-
-    println!("\n==> [postgres] starting one PostgreSQL cluster for all tests");
-    let started = Instant::now();
-    let cluster = Postgres::start()
-        .await
-        .context("step `postgres`: start the shared test cluster")?;
-    println!(
-        "PostgreSQL ready at {} after {:.1?}",
-        cluster.admin_url(),
-        started.elapsed()
-    );
+    timings.run(builds::frontend(true))?;
+    timings.run(builds::tests(&["test", "--workspace"]))?;
 
     // The edge's Compute glue is tested where it runs: its wasm test binary inside Viceroy.
     let edge_tests = in_viceroy(cargo(["test", "-p", "edge", "--target", "wasm32-wasip1"]));
-    let mut tests = cargo(["test", "--workspace"]);
-    tests.env(ADMIN_URL_ENV, cluster.admin_url());
-    let result = run_tests([edge_tests, tests]).await;
-    // Stopped on success and failure alike (and by the parent-death signal if we are killed).
-    drop(cluster);
-    // The totals line printed by `run_tests` stays the last line: CI reads it.
-    result
+    let mut workspace_tests = builds::stack("debug", &["with-postgres"]);
+    workspace_tests
+        .arg(cargo_program())
+        .args(["test", "--workspace"]);
+    run_tests(&mut timings, started, [edge_tests, workspace_tests])
 }
 
-/// Runs each `cargo test` (all of them, even after a failure), passing their output through,
+/// Runs each test command (all of them, even after a failure), passing their output through,
 /// and ends with one line that totals every test binary's "test result:" line, so the log
 /// closes on the whole count.
-async fn run_tests(
-    commands: impl IntoIterator<Item = std::process::Command>,
-) -> anyhow::Result<()> {
-    use tokio::io::AsyncBufReadExt as _;
-
+fn run_tests(
+    timings: &mut Timings,
+    whole_run: Instant,
+    commands: impl IntoIterator<Item = Command>,
+) -> Result {
     let (mut passed, mut failed) = (0u64, 0u64);
     let mut failures = Vec::new();
-    for cmd in commands {
-        let shown = crate::cmd::show(&cmd);
-        println!("\n==> [test] {shown}");
-        let mut child = tokio::process::Command::from(cmd)
-            .stdout(std::process::Stdio::piped())
+    let started = Instant::now();
+    for mut cmd in commands {
+        let shown = show(&cmd);
+        println!("\n==> test\n    $ {shown}");
+        let mut child = cmd
+            .stdout(Stdio::piped())
             .spawn()
-            .with_context(|| format!("step `test`: could not run {shown}"))?;
-        let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+            .map_err(|err| format!("step `test`: could not run {shown}: {err}"))?;
         let failed_before = failed;
-        while let Some(line) = lines.next_line().await? {
+        for line in std::io::BufReader::new(child.stdout.take().expect("piped")).lines() {
+            let line = line.map_err(|err| format!("step `test`: reading {shown}: {err}"))?;
             println!("{line}");
             if let Some((p, f)) = parse_result(&line) {
                 passed += p;
                 failed += f;
             }
         }
-        let status = child.wait().await?;
+        let status = child
+            .wait()
+            .map_err(|err| format!("step `test`: {shown}: {err}"))?;
         if !status.success() {
             // A panic in a wasm test aborts its whole binary before any summary line (wasm has
             // no unwinding): still count a failure, so the totals never say "0 failed" then.
@@ -128,13 +130,14 @@ async fn run_tests(
             failures.push(format!("{shown} ended with {status}"));
         }
     }
-    println!("\ntests: {passed} passed, {failed} failed");
-    anyhow::ensure!(
-        failures.is_empty(),
-        "step `test` failed: {}",
-        failures.join("; ")
-    );
-    Ok(())
+    timings.done("test", started);
+    println!("\ncargo xtask test took {}", human(whole_run.elapsed()));
+    // The last line: CI reads it.
+    println!("tests: {passed} passed, {failed} failed");
+    match failures.is_empty() {
+        true => Ok(()),
+        false => Err(format!("step `test` failed: {}", failures.join("; "))),
+    }
 }
 
 /// `test result: ok. 12 passed; 0 failed; …` → (12, 0).

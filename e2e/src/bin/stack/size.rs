@@ -1,4 +1,4 @@
-//! The browser app's download size, as `cargo xtask bench` reports it: every file of
+//! `stack size`: the browser app's download size, as `cargo xtask size` and `bench` report it: every file of
 //! `frontend/dist` raw, gzip -9 and brotli q11, the total against the 73 KB brotli goal, and the
 //! wasm before wasm-opt (trunk's intermediate file) as the baseline of the same build.
 
@@ -38,13 +38,6 @@ fn sizes(path: &Path) -> anyhow::Result<Sizes> {
 
 fn kb(bytes: usize) -> String {
     format!("{:.1} KB", bytes as f64 / 1024.0)
-}
-
-/// `cargo xtask size`.
-pub async fn run() -> anyhow::Result<()> {
-    crate::tools::ensure()?;
-    crate::cmd::step("build frontend", crate::cmd::build_frontend()).await?;
-    report(&crate::cmd::workspace_root())
 }
 
 pub fn report(root: &Path) -> anyhow::Result<()> {
