@@ -201,10 +201,13 @@ async fn seed(url: &str, slug: &str, size: usize) -> anyhow::Result<()> {
             "lpad(s.n::text, 12, '0')",
         )
     };
+    // The payload is a message's JSON, as the origin stores it.
     let insert = format!(
-        "INSERT INTO messages (room_id, seq, id, author_id, author, body, client_id, sent_at) \
-         SELECT r.id, s.n, '00000000-0000-4000-8000-' || {uuid_tail}, r.owner_id, 'owner', 'seeded message ' || s.n, \
-                'seed-' || s.n, 0 \
+        "INSERT INTO entries (channel_id, seq, payload) \
+         SELECT r.channel_id, s.n, '{{\"room\":\"' || r.slug || '\",\"seq\":' || s.n || \
+                ',\"id\":\"00000000-0000-4000-8000-' || {uuid_tail} || '\",\"author\":\"owner\",' || \
+                '\"body\":\"seeded message ' || s.n || '\",\"sent_at\":\"1970-01-01T00:00:00Z\",' || \
+                '\"client_id\":\"seed-' || s.n || '\"}}' \
          FROM rooms r, ({series}) s WHERE r.slug = $1"
     );
     let mut tx = pool.begin().await?;
@@ -213,11 +216,14 @@ async fn seed(url: &str, slug: &str, size: usize) -> anyhow::Result<()> {
         .bind(size as i64)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE rooms SET last_seq = $1 WHERE slug = $2")
-        .bind(size as i64)
-        .bind(slug)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE channels SET last_seq = $1 \
+         WHERE id = (SELECT channel_id FROM rooms WHERE slug = $2)",
+    )
+    .bind(size as i64)
+    .bind(slug)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     // A bulk insert leaves the planner's statistics stale (Postgres autovacuum catches up
     // later, maybe mid-measurement): refresh them now, as a real deployment would have them.
@@ -357,8 +363,10 @@ fn p50_max(times: &mut [Duration]) -> (Duration, Duration) {
 /// once with each resume policy; counts the `resume` commands they sent (each is a request to
 /// the origin and a database read) and the messages those resumes replayed again.
 async fn resume_traffic() -> anyhow::Result<()> {
-    use shared::event::{ClientCommand, ServerEvent};
-    use shared::sequencer::{SILENCE, Sequencer};
+    use shared::chat::{ChatCommand, Message};
+    use shared::event::ServerEvent;
+    use shared::sequencer::Sequencer;
+    use shared::subscription::TICK;
 
     const CLIENTS: usize = 10;
     const BURSTS: u64 = 6;
@@ -373,23 +381,24 @@ async fn resume_traffic() -> anyhow::Result<()> {
         for _ in 0..CLIENTS {
             let mut ws = owner.ws_connect("quiet", Some(0)).await?;
             readers.push(tokio::spawn(async move {
-                let mut sequencer = Sequencer::after(0);
+                let mut sequencer = Sequencer::<Message>::after(0);
                 sequencer.connected();
                 let (mut resumes, mut messages) = (0u64, 0u64);
                 // Old policy: ask after each quiet second that followed messages.
                 let mut check_due = false;
                 while sequencer.last() < Some(total) {
-                    let resume = match tokio::time::timeout(SILENCE, ws.next_any()).await {
+                    let resume = match tokio::time::timeout(TICK, ws.next_any()).await {
                         Err(_) if quiet_second && check_due => {
                             check_due = false;
                             sequencer.last()
                         }
-                        Err(_) => sequencer.on_silence().resume_after,
+                        // (A tick only on a quiet second here: `on_tick` asks again after two.)
+                        Err(_) => sequencer.on_tick().resume_after,
                         // The old policy knew no heads.
                         Ok(Ok(ServerEvent::Head { .. })) if quiet_second => None,
                         Ok(event) => {
                             let event = event?;
-                            if matches!(event, ServerEvent::Message { .. }) {
+                            if matches!(event, ServerEvent::Entry(_)) {
                                 messages += 1;
                                 check_due = true;
                             }
@@ -399,7 +408,7 @@ async fn resume_traffic() -> anyhow::Result<()> {
                     if let Some(after) = resume {
                         resumes += 1;
                         sequencer.resume_sent();
-                        ws.send(&ClientCommand::Resume { after }).await?;
+                        ws.send(&ChatCommand::Resume { after }).await?;
                     }
                 }
                 anyhow::Ok((resumes, messages))

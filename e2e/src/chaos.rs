@@ -22,7 +22,8 @@ use rand::seq::SliceRandom as _;
 use rand::{Rng as _, SeedableRng as _};
 use reqwest::StatusCode;
 use shared::api::{MessageResponse, PostMessage};
-use shared::event::{ClientCommand, ServerEvent};
+use shared::chat::{ChatCommand, ChatEvent, Command};
+use shared::event::ServerEvent;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
@@ -554,15 +555,15 @@ impl Sender {
             sockets.insert(room.to_owned(), socket);
         }
         let socket = sockets.get_mut(room).expect("just opened");
-        let command = ClientCommand::Send {
+        let command = ChatCommand::Own(Command::Send {
             body: post.body.clone(),
             client_id: post.client_id.clone(),
-        };
+        });
         socket.send(Frame::text(command.to_json())).await?;
         let ack = async {
             while let Some(frame) = socket.next().await {
                 if let Frame::Text(text) = frame?
-                    && let Ok(ServerEvent::Ack { client_id, seq }) = serde_json::from_str(&text)
+                    && let Ok(ServerEvent::Ack { client_id, seq }) = ChatEvent::from_json(&text)
                     && client_id == post.client_id
                 {
                     return Ok(seq);
@@ -583,18 +584,19 @@ async fn stored_messages(
 ) -> anyhow::Result<HashMap<String, Vec<StoredMessage>>> {
     sqlx::any::install_default_drivers();
     let db = sqlx::AnyPool::connect(database_url).await?;
-    let rows: Vec<(String, i64, String)> = sqlx::query_as(
-        "SELECT rooms.slug, messages.seq, messages.client_id FROM messages \
-         JOIN rooms ON rooms.id = messages.room_id ORDER BY rooms.slug, messages.seq",
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT rooms.slug, entries.payload FROM entries \
+         JOIN rooms ON rooms.channel_id = entries.channel_id ORDER BY rooms.slug, entries.seq",
     )
     .fetch_all(&db)
     .await?;
     db.close().await;
     let mut out: HashMap<String, Vec<StoredMessage>> = HashMap::new();
-    for (room, seq, client_id) in rows {
+    for (room, payload) in rows {
+        let message: shared::chat::Message = serde_json::from_str(&payload)?;
         out.entry(room).or_default().push(StoredMessage {
-            seq: seq as u64,
-            client_id,
+            seq: message.seq,
+            client_id: message.client_id,
         });
     }
     Ok(out)

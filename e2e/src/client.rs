@@ -7,13 +7,14 @@ use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use shared::api::{
-    CreateRoom, Credentials, MessageResponse, MessagesResponse, PollResponse, PostMessage, Room,
-    RoomResponse, TokenResponse, User,
+    CreateRoom, Credentials, MessageResponse, PostMessage, Presence, Room, RoomResponse,
+    TokenResponse, User,
 };
-use shared::event::{ClientCommand, ServerEvent};
-use shared::message::Message;
-use shared::sequencer::{SILENCE, Sequencer};
+use shared::chat::{ChatCommand, ChatEvent, Message};
+use shared::event::{Entry, Page, ServerEvent};
+use shared::paths::{self, ROOM_STREAMS, Streams};
 use shared::sse::{SseDecoder, SseEvent};
+use shared::subscription::{Backoff, Subscription, Transport};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::Message as Frame;
@@ -134,7 +135,7 @@ impl Client {
 
     pub async fn create_room(&self, slug: &str, private: bool) -> anyhow::Result<Room> {
         let response = self
-            .request(Method::POST, "/api/rooms")
+            .request(Method::POST, paths::ROOMS.template())
             .json(&CreateRoom {
                 slug: slug.to_owned(),
                 title: format!("Room {slug}"),
@@ -167,30 +168,109 @@ impl Client {
         Ok(posted.message)
     }
 
-    /// The room's newest messages (a history page), oldest first.
-    pub async fn history(&self, slug: &str) -> anyhow::Result<Vec<Message>> {
+    /// Edits one's own message `seq`; its new state.
+    pub async fn edit(&self, slug: &str, seq: u64, body: &str) -> anyhow::Result<Message> {
+        let edit = serde_json::json!({ "body": body });
         let response = self
-            .request(Method::GET, &format!("/api/rooms/{slug}/messages"))
-            .send()
+            .amend_raw(Method::PATCH, slug, &seq.to_string(), Some(edit))
             .await?;
-        let page: MessagesResponse = expect_status(response, StatusCode::OK)
+        let edited: MessageResponse = expect_status(response, StatusCode::OK)
             .await?
             .json()
             .await?;
-        Ok(page.messages)
+        Ok(edited.message)
+    }
+
+    /// Deletes one's own message `seq`; its tombstone.
+    pub async fn delete(&self, slug: &str, seq: u64) -> anyhow::Result<Message> {
+        let response = self
+            .amend_raw(Method::DELETE, slug, &seq.to_string(), None)
+            .await?;
+        let deleted: MessageResponse = expect_status(response, StatusCode::OK)
+            .await?
+            .json()
+            .await?;
+        Ok(deleted.message)
+    }
+
+    /// `PATCH` (with `body`) or `DELETE` on `/api/rooms/{slug}/messages/{seq}`, as given.
+    pub async fn amend_raw(
+        &self,
+        method: Method,
+        slug: &str,
+        seq: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<Response> {
+        let mut request = self.request(method, &paths::ROOM_MESSAGE.to(&[slug, seq]));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Ok(request.send().await?)
+    }
+
+    /// A presence heartbeat of `device` in the room; who is online.
+    pub async fn heartbeat(&self, slug: &str, device: &str) -> anyhow::Result<Vec<String>> {
+        let response = self.heartbeat_raw(slug, device).await?;
+        let presence: Presence = expect_status(response, StatusCode::OK)
+            .await?
+            .json()
+            .await?;
+        Ok(presence.online)
+    }
+
+    pub async fn heartbeat_raw(&self, slug: &str, device: &str) -> anyhow::Result<Response> {
+        let path = paths::ROOM_PRESENCE.to(&[slug, device]);
+        Ok(self.request(Method::PUT, &path).send().await?)
+    }
+
+    /// `device` leaves the room.
+    pub async fn leave(&self, slug: &str, device: &str) -> anyhow::Result<()> {
+        let path = paths::ROOM_PRESENCE.to(&[slug, device]);
+        let response = self.request(Method::DELETE, &path).send().await?;
+        expect_status(response, StatusCode::NO_CONTENT).await?;
+        Ok(())
+    }
+
+    /// Says the user is typing in the room.
+    pub async fn typing(&self, slug: &str) -> anyhow::Result<Response> {
+        let path = paths::ROOM_TYPING.to(&[slug]);
+        Ok(self.request(Method::POST, &path).send().await?)
+    }
+
+    /// The room's newest messages (a history page), oldest first.
+    pub async fn history(&self, slug: &str) -> anyhow::Result<Vec<Message>> {
+        let response = self
+            .request(Method::GET, &paths::ROOM_MESSAGES.to(&[slug]))
+            .send()
+            .await?;
+        let page: Page<Message> = expect_status(response, StatusCode::OK)
+            .await?
+            .json()
+            .await?;
+        Ok(page.entries)
     }
 
     pub async fn post_raw(&self, slug: &str, post: &PostMessage) -> anyhow::Result<Response> {
         Ok(self
-            .request(Method::POST, &format!("/api/rooms/{slug}/messages"))
+            .request(Method::POST, &paths::ROOM_MESSAGES.to(&[slug]))
             .json(post)
             .send()
             .await?)
     }
 
-    /// Opens a Server-Sent Events stream, resuming after `last_event_id` if given.
+    /// Opens a room's Server-Sent Events stream, resuming after `last_event_id` if given.
     pub async fn sse(&self, slug: &str, last_event_id: Option<u64>) -> anyhow::Result<SseClient> {
-        let mut body = self.sse_body(slug, last_event_id).await?;
+        self.sse_of(ROOM_STREAMS, slug, last_event_id).await
+    }
+
+    /// Opens the SSE stream of any kind of channel (`paths::DASHBOARD_STREAMS`, …).
+    pub async fn sse_of(
+        &self,
+        streams: Streams,
+        key: &str,
+        last_event_id: Option<u64>,
+    ) -> anyhow::Result<SseClient> {
+        let mut body = self.sse_body_of(streams, key, last_event_id).await?;
         let (tx, events) = mpsc::unbounded_channel();
         let reader = tokio::spawn(async move {
             let mut decoder = SseDecoder::new();
@@ -213,10 +293,21 @@ impl Client {
         })
     }
 
-    /// The raw body of an SSE stream (resuming after `last_event_id`), once it answered 200.
+    /// The raw body of a room's SSE stream (resuming after `last_event_id`), once it answered
+    /// 200.
     pub async fn sse_body(&self, slug: &str, last_event_id: Option<u64>) -> anyhow::Result<Bytes> {
+        self.sse_body_of(ROOM_STREAMS, slug, last_event_id).await
+    }
+
+    /// [`Client::sse_body`] for any kind of channel.
+    pub async fn sse_body_of(
+        &self,
+        streams: Streams,
+        key: &str,
+        last_event_id: Option<u64>,
+    ) -> anyhow::Result<Bytes> {
         let mut request = self
-            .request(Method::GET, &format!("/api/rooms/{slug}/events"))
+            .request(Method::GET, &streams.events.to(&[key]))
             .header("accept", "text/event-stream");
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id.to_string());
@@ -236,7 +327,7 @@ impl Client {
         let mut replayed = Vec::new();
         loop {
             match client.next_event().await? {
-                ServerEvent::Message { message } => replayed.push(message),
+                ServerEvent::Entry(message) => replayed.push(message),
                 ServerEvent::Synced { .. } => return Ok((client, replayed)),
                 other => bail!("unexpected event before synced: {other:?}"),
             }
@@ -250,8 +341,9 @@ impl Client {
         last_event_id: Option<u64>,
     ) -> anyhow::Result<WsClient> {
         let mut url = format!(
-            "{}/api/rooms/{slug}/ws",
-            self.base.replacen("http", "ws", 1)
+            "{}{}",
+            self.base.replacen("http", "ws", 1),
+            ROOM_STREAMS.ws.to(&[slug])
         );
         if let Some(id) = last_event_id {
             url.push_str(&format!("?last_event_id={id}"));
@@ -296,7 +388,8 @@ impl Client {
         connector.set_recv_buffer_size(Some(SMALL_RECV_BUFFER));
         let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .build::<_, Empty<bytes::Bytes>>(connector);
-        let mut request = http::Request::get(format!("{}/api/rooms/{slug}/events", self.base))
+        let path = ROOM_STREAMS.events.to(&[slug]);
+        let mut request = http::Request::get(format!("{}{path}", self.base))
             .header("accept", "text/event-stream");
         if let Some(token) = &self.token {
             request = request.header("authorization", format!("Bearer {token}"));
@@ -321,8 +414,9 @@ impl Client {
     /// replay) until the caller does. A slow reader, like [`Client::sse_unread`].
     pub async fn ws_unread(&self, slug: &str) -> anyhow::Result<WsClient> {
         let url = format!(
-            "{}/api/rooms/{slug}/ws",
-            self.base.replacen("http", "ws", 1)
+            "{}{}",
+            self.base.replacen("http", "ws", 1),
+            ROOM_STREAMS.ws.to(&[slug])
         );
         let mut request = url.as_str().into_client_request()?;
         if let Some(token) = &self.token {
@@ -358,7 +452,7 @@ impl Client {
 
     /// One long-poll request.
     pub async fn poll(&self, slug: &str, after: Option<u64>) -> anyhow::Result<Response> {
-        let mut path = format!("/api/rooms/{slug}/poll");
+        let mut path = ROOM_STREAMS.poll.to(&[slug]);
         if let Some(after) = after {
             path.push_str(&format!("?after={after}"));
         }
@@ -366,7 +460,7 @@ impl Client {
     }
 
     /// One long-poll, answered 200: its body.
-    pub async fn poll_ok(&self, slug: &str, after: Option<u64>) -> anyhow::Result<PollResponse> {
+    pub async fn poll_ok(&self, slug: &str, after: Option<u64>) -> anyhow::Result<Page<Message>> {
         let response = expect_status(self.poll(slug, after).await?, StatusCode::OK).await?;
         Ok(response.json().await?)
     }
@@ -391,7 +485,7 @@ pub struct SseClient {
 
 /// The `last_seq` of a `head` event, `None` for any other event.
 fn head_of(event: &SseEvent) -> Option<u64> {
-    match ServerEvent::from_sse(event) {
+    match ChatEvent::from_sse(event) {
         Ok(ServerEvent::Head { last_seq }) => Some(last_seq),
         _ => None,
     }
@@ -426,17 +520,23 @@ impl SseClient {
 
     /// The next `message` event's message.
     pub async fn next_message(&mut self) -> anyhow::Result<Message> {
+        self.next_entry().await
+    }
+
+    /// The next event's entry, of any kind of channel; fails on any other event.
+    pub async fn next_entry<E: Entry>(&mut self) -> anyhow::Result<E> {
         let event = self.next_event().await?;
         anyhow::ensure!(
-            event.event.as_deref() == Some("message"),
-            "expected a message event, got {event:?}"
+            event.event.as_deref() == Some(E::KIND),
+            "expected a {} event, got {event:?}",
+            E::KIND
         );
-        let message: Message = serde_json::from_str(&event.data)?;
+        let entry: E = serde_json::from_str(&event.data)?;
         anyhow::ensure!(
-            event.id == Some(message.seq.to_string()),
+            event.id == Some(entry.seq().to_string()),
             "the event id must be the seq: {event:?}"
         );
-        Ok(message)
+        Ok(entry)
     }
 
     /// The next `n` messages.
@@ -493,7 +593,7 @@ impl UnreadSse {
             while messages.last().is_none_or(|m: &Message| m.seq < until) {
                 let data = self.body.next().await.context("the stream ended")??;
                 for event in self.decoder.push(&data)? {
-                    if let Ok(ServerEvent::Message { message }) = ServerEvent::from_sse(&event) {
+                    if let Ok(ServerEvent::Entry(message)) = ChatEvent::from_sse(&event) {
                         messages.push(message);
                     }
                 }
@@ -523,8 +623,8 @@ pub struct WsClient {
 }
 
 impl WsClient {
-    pub async fn send(&mut self, command: &ClientCommand) -> anyhow::Result<()> {
-        self.send_text(serde_json::to_string(command)?).await
+    pub async fn send(&mut self, command: &ChatCommand) -> anyhow::Result<()> {
+        self.send_text(command.to_json()).await
     }
 
     pub async fn send_text(&mut self, text: String) -> anyhow::Result<()> {
@@ -534,7 +634,7 @@ impl WsClient {
 
     /// The next JSON event other than a head (see [`WsClient::last_head`]); pings and pongs are
     /// skipped.
-    pub async fn next_event(&mut self) -> anyhow::Result<ServerEvent> {
+    pub async fn next_event(&mut self) -> anyhow::Result<ChatEvent> {
         loop {
             match self.next_any().await? {
                 ServerEvent::Head { last_seq } => self.last_head = Some(last_seq),
@@ -549,7 +649,7 @@ impl WsClient {
     }
 
     /// The next JSON event, heads included.
-    pub async fn next_any(&mut self) -> anyhow::Result<ServerEvent> {
+    pub async fn next_any(&mut self) -> anyhow::Result<ChatEvent> {
         loop {
             let frame = tokio::time::timeout(EVENT_TIMEOUT, self.socket.next())
                 .await
@@ -557,7 +657,7 @@ impl WsClient {
                 .context("the WebSocket closed")??;
             match frame {
                 Frame::Text(text) => {
-                    let event = serde_json::from_str(&text)?;
+                    let event = ChatEvent::from_json(&text)?;
                     if matches!(event, ServerEvent::Synced { .. }) {
                         self.handshake_pending = false;
                     }
@@ -572,41 +672,40 @@ impl WsClient {
     /// The next `message` event's message.
     pub async fn next_message(&mut self) -> anyhow::Result<Message> {
         match self.next_event().await? {
-            ServerEvent::Message { message } => Ok(message),
+            ServerEvent::Entry(message) => Ok(message),
             other => bail!("expected a message, got {other:?}"),
         }
     }
 
-    /// Reads as the frontend does, through a [`Sequencer`] that has everything up to `after`:
-    /// resumes whenever the sequencer asks (a gap, or a `synced` or `head` ahead of what it
+    /// Reads as the frontend does, through a [`Subscription`] that has everything up to
+    /// `after`: resumes whenever it asks (a gap, or a `synced` or `head` ahead of what it
     /// delivered: the proxy can drop WebSocket messages, the last ones too; or a handshake or
     /// resume whose answer does not come), until messages up to `until` have been delivered;
     /// returns them in order.
     pub async fn follow(&mut self, after: u64, until: u64) -> anyhow::Result<Vec<Message>> {
-        let mut sequencer = Sequencer::after(after);
+        let mut subscription = Subscription::new(Transport::WebSocket, after, Backoff::APP);
         if self.handshake_pending {
-            sequencer.connected();
+            subscription.connecting();
         }
+        subscription.opened();
         let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
         let mut delivered = Vec::new();
-        let mut resume = None;
-        while sequencer.last() < Some(until) {
+        let mut ticks = crate::ticks();
+        while subscription.cursor() < until {
             anyhow::ensure!(
                 tokio::time::Instant::now() < deadline,
-                "delivered up to {:?} of {until} in time",
-                sequencer.last()
+                "delivered up to {} of {until} in time",
+                subscription.cursor()
             );
-            if let Some(after) = resume.take() {
-                self.send(&ClientCommand::Resume { after }).await?;
-                sequencer.resume_sent();
-            }
-            let step = match tokio::time::timeout(SILENCE, self.next_any()).await {
-                Ok(event) => sequencer.on_event(event?),
-                Err(_) => sequencer.on_silence(),
+            let reaction = tokio::select! {
+                event = self.next_any() => subscription.on_event(event?),
+                _ = ticks.tick() => subscription.on_tick(false),
             };
-            anyhow::ensure!(!step.reset, "unexpected reset");
-            delivered.extend(step.deliver);
-            resume = step.resume_after;
+            anyhow::ensure!(!reaction.reset, "unexpected reset");
+            delivered.extend(reaction.deliver);
+            if let Some(after) = reaction.resume_after {
+                self.send(&ChatCommand::Resume { after }).await?;
+            }
         }
         Ok(delivered)
     }

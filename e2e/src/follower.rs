@@ -1,17 +1,20 @@
 //! Subscribers that behave like the browser app, for tests that break things around them: each
-//! follows one room over one transport, feeds what arrives to `shared::sequencer`, and when its
-//! connection ends (a crash, a forced disconnect, a gap Fanout did not fill) reconnects with
-//! backoff from the last seq it delivered. Every delivery is logged with its time.
+//! follows one room over one transport through a `shared::subscription::Subscription` (the
+//! app's own policy: what to show, when to resume, when to give a connection up, how long to
+//! wait), and does only the I/O. Every delivery is logged with its time.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use futures_util::{SinkExt as _, StreamExt as _};
-use shared::event::{ClientCommand, ServerEvent};
-use shared::message::Message;
-use shared::sequencer::{HANDSHAKE_TIMEOUT, POLL_TIMEOUT, SILENCE, Sequencer, Step};
+use shared::chat::{ChatCommand, ChatEvent, Message};
+use shared::event::ServerEvent;
+use shared::paths::ROOM_STREAMS;
 use shared::sse::SseDecoder;
+use shared::subscription::{
+    Backoff, HANDSHAKE_TIMEOUT, POLL_TIMEOUT, Reaction, Subscription, Transport as Over,
+};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -32,6 +35,15 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// The app's transport this reader uses.
+    fn over(self) -> Over {
+        match self {
+            Transport::Sse | Transport::SlowSse => Over::EventSource,
+            Transport::Ws => Over::WebSocket,
+            Transport::Poll => Over::LongPoll,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Transport::Sse => "SSE",
@@ -71,8 +83,11 @@ struct Shared {
     disconnect: Notify,
 }
 
-/// Shortest and longest pause before reconnecting (doubling in between).
-const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(2));
+/// Pauses before reconnecting: shorter than the app's, so that tests end sooner.
+const BACKOFF: Backoff = Backoff {
+    first: Duration::from_millis(100),
+    max: Duration::from_secs(2),
+};
 
 impl Follower {
     /// Follows `room` from its first message, as `client`'s user, through `client`'s base URL.
@@ -112,12 +127,11 @@ impl Drop for Follower {
 }
 
 async fn run(client: Client, room: String, transport: Transport, shared: Arc<Shared>) {
-    let mut sequencer = Sequencer::after(0);
-    let mut backoff = BACKOFF.0;
+    let mut subscription = Subscription::new(transport.over(), 0, BACKOFF);
     loop {
-        let before = sequencer.last();
+        subscription.connecting();
         let ended = tokio::select! {
-            ended = connection(&client, &room, transport, &mut sequencer, &shared) => ended,
+            ended = connection(&client, &room, transport, &mut subscription, &shared) => ended,
             _ = shared.disconnect.notified() => Err(anyhow::anyhow!("disconnected on purpose")),
         };
         {
@@ -129,88 +143,81 @@ async fn run(client: Client, room: String, transport: Transport, shared: Arc<Sha
                 log.last_errors.drain(..excess);
             }
         }
-        // Progress on the last connection: try again soon.
-        backoff = if sequencer.last() != before {
-            BACKOFF.0
-        } else {
-            (backoff * 2).min(BACKOFF.1)
-        };
-        tokio::time::sleep(backoff).await;
+        tokio::time::sleep(subscription.ended().delay).await;
     }
 }
 
-/// Applies a sequencer step to the log; returns the seq to resume after, if asked.
-fn record(shared: &Shared, step: Step, raw_messages: u64) -> anyhow::Result<Option<u64>> {
+/// Applies a reaction to the log; ends the connection when the subscription says so.
+fn record(
+    shared: &Shared,
+    reaction: &mut Reaction<Message>,
+    raw_messages: u64,
+) -> anyhow::Result<()> {
     let mut log = shared.log.lock().expect("follower log lock");
-    if step.reset {
+    if reaction.reset {
         log.resets += 1;
-        bail!("reset: the origin did not know our position");
     }
     let now = Instant::now();
-    log.repeats_dropped += raw_messages.saturating_sub(step.deliver.len() as u64);
+    log.repeats_dropped += raw_messages.saturating_sub(reaction.deliver.len() as u64);
     log.delivered
-        .extend(step.deliver.into_iter().map(|m| (m, now)));
-    Ok(step.resume_after)
+        .extend(reaction.deliver.drain(..).map(|m| (m, now)));
+    match reaction.end {
+        Some(why) => bail!("{why}"),
+        None => Ok(()),
+    }
 }
 
-fn is_message(event: &ServerEvent) -> u64 {
-    u64::from(matches!(event, ServerEvent::Message { .. }))
+fn is_message(event: &ChatEvent) -> u64 {
+    u64::from(matches!(event, ServerEvent::Entry(_)))
 }
+
+type Follow = Subscription<Message>;
 
 /// One connection, until it ends (it never ends well).
 async fn connection(
     client: &Client,
     room: &str,
     transport: Transport,
-    sequencer: &mut Sequencer,
+    subscription: &mut Follow,
     shared: &Shared,
 ) -> anyhow::Result<()> {
-    let after = sequencer.last().unwrap_or(0);
     match transport {
-        Transport::Sse => sse(client, room, after, sequencer, shared, None).await,
+        Transport::Sse => sse(client, room, subscription, shared, None).await,
         Transport::SlowSse => {
-            sse(
-                client,
-                room,
-                after,
-                sequencer,
-                shared,
-                Some(Duration::from_millis(20)),
-            )
-            .await
+            let pause = Some(Duration::from_millis(20));
+            sse(client, room, subscription, shared, pause).await
         }
-        Transport::Ws => ws(client, room, after, sequencer, shared).await,
-        Transport::Poll => poll(client, room, sequencer, shared).await,
+        Transport::Ws => ws(client, room, subscription, shared).await,
+        Transport::Poll => poll(client, room, subscription, shared).await,
     }
 }
 
-/// SSE, resuming with `Last-Event-ID`; a gap Fanout did not fill ends the connection, as in the
-/// app. With `pause`, reads through a small receive buffer and waits after every read.
+/// SSE, resuming with `Last-Event-ID`. With `pause`, reads through a small receive buffer and
+/// waits after every read.
 async fn sse(
     client: &Client,
     room: &str,
-    after: u64,
-    sequencer: &mut Sequencer,
+    subscription: &mut Follow,
     shared: &Shared,
     pause: Option<Duration>,
 ) -> anyhow::Result<()> {
+    let after = Some(subscription.cursor());
     let mut decoder = SseDecoder::new();
     let opening = async {
         match pause {
-            None => client.sse_body(room, Some(after)).await,
-            Some(_) => client.sse_body_slow(room, Some(after)).await,
+            None => client.sse_body(room, after).await,
+            Some(_) => client.sse_body_slow(room, after).await,
         }
     };
     let mut body = tokio::time::timeout(HANDSHAKE_TIMEOUT, opening)
         .await
         .context("no answer to the stream request")??;
+    subscription.opened();
     while let Some(chunk) = body.next().await {
         for event in decoder.push(&chunk?)? {
-            let event = ServerEvent::from_sse(&event)?;
+            let event = ChatEvent::from_sse(&event)?;
             let raw = is_message(&event);
-            if record(shared, sequencer.on_event(event), raw)?.is_some() {
-                bail!("a gap in the stream");
-            }
+            record(shared, &mut subscription.on_event(event), raw)?;
         }
         if let Some(pause) = pause {
             tokio::time::sleep(pause).await;
@@ -219,17 +226,18 @@ async fn sse(
     bail!("the stream ended")
 }
 
-/// WebSocket, resuming by command when the sequencer asks.
+/// WebSocket, resuming by command when the subscription asks.
 async fn ws(
     client: &Client,
     room: &str,
-    after: u64,
-    sequencer: &mut Sequencer,
+    subscription: &mut Follow,
     shared: &Shared,
 ) -> anyhow::Result<()> {
     let url = format!(
-        "{}/api/rooms/{room}/ws?last_event_id={after}",
-        client.base().replacen("http", "ws", 1)
+        "{}{}?last_event_id={}",
+        client.base().replacen("http", "ws", 1),
+        ROOM_STREAMS.ws.to(&[room]),
+        subscription.cursor()
     );
     let mut request = url.into_client_request()?;
     let token = client.token().context("a signed-in client")?;
@@ -240,62 +248,49 @@ async fn ws(
         tokio::time::timeout(HANDSHAKE_TIMEOUT, tokio_tungstenite::connect_async(request))
             .await
             .context("no answer to the WebSocket handshake")??;
-    sequencer.connected();
+    subscription.opened();
+    let mut ticks = crate::ticks();
     loop {
-        let (step, raw) = match tokio::time::timeout(SILENCE, socket.next()).await {
-            Err(_) => (sequencer.on_silence(), 0),
-            Ok(None) => bail!("the socket closed"),
-            Ok(Some(frame)) => match frame? {
+        let next = tokio::select! {
+            next = socket.next() => Some(next),
+            _ = ticks.tick() => None,
+        };
+        let (mut reaction, raw) = match next {
+            None => (subscription.on_tick(false), 0),
+            Some(None) => bail!("the socket closed"),
+            Some(Some(frame)) => match frame? {
                 Frame::Text(text) => {
-                    let event: ServerEvent = serde_json::from_str(&text)?;
+                    let event = ChatEvent::from_json(&text)?;
                     let raw = is_message(&event);
-                    (sequencer.on_event(event), raw)
+                    (subscription.on_event(event), raw)
                 }
                 Frame::Close(frame) => bail!("closed: {frame:?}"),
                 _ => continue,
             },
         };
-        if let Some(after) = record(shared, step, raw)? {
-            send_resume(&mut socket, sequencer, after).await?;
+        let resume = reaction.resume_after;
+        record(shared, &mut reaction, raw)?;
+        if let Some(after) = resume {
+            let command = ChatCommand::Resume { after }.to_json();
+            socket.send(Frame::text(command)).await?;
         }
     }
-}
-
-async fn send_resume(
-    socket: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    sequencer: &mut Sequencer,
-    after: u64,
-) -> anyhow::Result<()> {
-    sequencer.resume_sent();
-    let command = ClientCommand::Resume { after }.to_json();
-    socket.send(Frame::text(command)).await?;
-    Ok(())
 }
 
 /// Long-poll, one request after another from the cursor.
 async fn poll(
     client: &Client,
     room: &str,
-    sequencer: &mut Sequencer,
+    subscription: &mut Follow,
     shared: &Shared,
 ) -> anyhow::Result<()> {
     loop {
-        let polling = client.poll_ok(room, Some(sequencer.last().unwrap_or(0)));
+        let polling = client.poll_ok(room, Some(subscription.cursor()));
         let answer = tokio::time::timeout(POLL_TIMEOUT, polling)
             .await
             .context("no answer to the long-poll")??;
-        if answer.reset {
-            let step = sequencer.on_event(ServerEvent::Reset { last_seq: 0 });
-            record(shared, step, 0)?;
-        }
-        let raw = answer.messages.len() as u64;
-        let mut step = Step::default();
-        for message in answer.messages {
-            let next = sequencer.on_event(ServerEvent::Message { message });
-            step.deliver.extend(next.deliver);
-        }
-        record(shared, step, raw)?;
+        let raw = answer.entries.len() as u64;
+        let mut reaction = subscription.on_poll(answer);
+        record(shared, &mut reaction, raw)?;
     }
 }

@@ -72,6 +72,15 @@ where
     }
 }
 
+/// The clock a follower feeds [`shared::subscription::Subscription::on_tick`] with: every
+/// [`shared::subscription::TICK`], however busy the connection (`tokio::select!` it against the
+/// connection's next event).
+pub fn ticks() -> tokio::time::Interval {
+    let mut ticks = tokio::time::interval(shared::subscription::TICK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks
+}
+
 /// Random lowercase hex string of `bytes * 2` characters, for keys and database names.
 pub fn random_hex(bytes: usize) -> String {
     use rand::RngCore;

@@ -200,6 +200,7 @@ fn environment(args: &Args) -> Vec<(&'static str, String)> {
         ("SESSION_SECRET", args.session_secret.clone()),
         ("BIND_ADDR", args.bind_addr.to_string()),
         ("POLL_TIMEOUT_SECS", args.poll_timeout_secs.to_string()),
+        ("PRESENCE_TTL_SECS", args.presence_ttl_secs.to_string()),
         ("REPLAY_PAGE", args.replay_page.to_string()),
     ];
     let optional = [

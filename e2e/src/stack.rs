@@ -97,6 +97,11 @@ pub struct StackOptions {
     pub pushpin_log_level: Option<u8>,
     /// The origin's `PUBLIC_URL` (default: the front door's own URL, plain HTTP on localhost).
     pub public_url: Option<String>,
+    /// How often the origin samples itself for the dashboard, in milliseconds; 0 (the default
+    /// here): not at all, so that other tests see only their own publishes.
+    pub dashboard_interval_ms: u32,
+    /// How long a device stays online after its last presence heartbeat, in seconds.
+    pub presence_ttl_secs: u32,
 }
 
 impl Default for StackOptions {
@@ -110,6 +115,8 @@ impl Default for StackOptions {
             publish_faults: false,
             pushpin_log_level: None,
             public_url: None,
+            dashboard_interval_ms: 0,
+            presence_ttl_secs: 40,
         }
     }
 }
@@ -125,11 +132,31 @@ pub struct Stack {
     pub publish_faults: Option<FaultyPublish>,
     pub database_url: String,
     pub session_secret: String,
+    /// What the origin was started with, for a second origin beside it.
+    pub origin_args: Args,
     // Dropped last: the database outlives the processes that use it.
     _database: TestDatabase,
 }
 
 impl Stack {
+    /// A second origin on the same database and publishing to the same Pushpin, as in a
+    /// deployment that scales out; Pushpin does not route to it, so talk to it at its URL.
+    pub async fn another_origin(&self) -> anyhow::Result<Origin> {
+        let args = Args {
+            bind_addr: SocketAddr::from(([127, 0, 0, 1], crate::free_port())),
+            ..self.origin_args.clone()
+        };
+        let origin = Origin::start(OriginMode::InProcess, args.clone()).await?;
+        let health = format!("http://{}/healthz", args.bind_addr);
+        wait_until("the second origin", Duration::from_secs(30), || async {
+            Ok(reqwest::get(&health)
+                .await
+                .is_ok_and(|r| r.status().is_success()))
+        })
+        .await?;
+        Ok(origin)
+    }
+
     pub async fn start(db: Db) -> anyhow::Result<Stack> {
         Stack::start_with(db, StackOptions::default()).await
     }
@@ -167,6 +194,7 @@ impl Stack {
             session_secret: session_secret.clone(),
             bind_addr: origin_addr,
             poll_timeout_secs: options.poll_timeout_secs,
+            presence_ttl_secs: options.presence_ttl_secs,
             replay_page: options.replay_page,
             frontend_dir: options.frontend_dir.clone(),
             public_url: options
@@ -174,9 +202,11 @@ impl Stack {
                 .clone()
                 .unwrap_or_else(|| format!("http://127.0.0.1:{front_port}")),
             allowed_origins: String::new(),
+            dashboard_interval_ms: options.dashboard_interval_ms,
+            origin_name: None,
         };
         // A process origin waits for its own health check, which needs no Pushpin.
-        let origin = Origin::start(options.origin.clone(), args).await?;
+        let origin = Origin::start(options.origin.clone(), args.clone()).await?;
 
         let pushpin = Pushpin::start(pushpin_options).await?;
         let edge = match options.edge {
@@ -199,6 +229,7 @@ impl Stack {
             publish_faults,
             database_url,
             session_secret,
+            origin_args: args,
             _database: database,
         };
         // Ready when a request goes all the way through Pushpin to the origin's database (as

@@ -7,7 +7,9 @@ use e2e::{Db, Stack, on_both_databases};
 use jsonwebtoken::{EncodingKey, Header};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
-use shared::api::{MessageResponse, MessagesResponse, PostMessage, RoomsResponse};
+use shared::api::{MessageResponse, PostMessage, RoomsResponse};
+use shared::chat::{ChatEvent, Message};
+use shared::event::Page;
 use shared::event::ServerEvent;
 
 on_both_databases!(
@@ -340,11 +342,11 @@ async fn history_pages_backwards(db: Db) -> anyhow::Result<()> {
             .request(Method::GET, &format!("/api/rooms/lobby/messages{query}"))
             .send();
         async move {
-            let page: MessagesResponse = expect_status(request.await?, StatusCode::OK)
+            let page: Page<Message> = expect_status(request.await?, StatusCode::OK)
                 .await?
                 .json()
                 .await?;
-            anyhow::Ok(page.messages.iter().map(|m| m.seq).collect::<Vec<_>>())
+            anyhow::Ok(page.entries.iter().map(|m| m.seq).collect::<Vec<_>>())
         }
     };
     ensure!(page("").await? == [1, 2, 3, 4, 5, 6, 7]);
@@ -522,7 +524,7 @@ async fn websocket_over_http_answers_every_event(db: Db) -> anyhow::Result<()> {
             .body(events)
             .send()
     };
-    let text = |event: &ServerEvent| WsEvent::Text(serde_json::to_string(event).unwrap());
+    let text = |event: &ChatEvent| WsEvent::Text(event.to_json());
 
     let open = exchange(wsoh::encode(&[WsEvent::Open])).await?;
     let open = expect_status(open, StatusCode::OK).await?;
@@ -622,6 +624,6 @@ async fn the_origin_shuts_down_gracefully(db: Db) -> anyhow::Result<()> {
     // What was stored is still there for the next origin.
     let store = stack.store().await?;
     let room = store.room_by_slug("lobby").await?.expect("room kept");
-    ensure!(room.last_seq == 1);
+    ensure!(room.channel.last_seq == 1);
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The browser app in real Chromium, through the whole stack (edge in Viceroy → Pushpin →
 //! origin): two people chat, one switches transport, Fanout goes away and comes back, and
-//! nothing is lost, repeated or reordered. Screenshots of the main screens are saved to
+//! nothing is lost, repeated or reordered; the dashboard draws the origin's figures live and
+//! keeps its lines whole across a Pushpin restart. Screenshots of the main screens are saved to
 //! `target/e2e-artifacts/`.
 //!
 //! Needs the built app (`frontend/dist`) and the edge wasm; `cargo xtask test` builds both.
@@ -41,6 +42,118 @@ async fn two_people_chat_across_transports_and_an_outage() -> anyhow::Result<()>
     result
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_draws_live_figures_across_a_pushpin_restart() -> anyhow::Result<()> {
+    let options = StackOptions {
+        edge: true,
+        frontend_dir: Some(frontend_dist()?),
+        dashboard_interval_ms: 250,
+        ..StackOptions::default()
+    };
+    let mut stack = Stack::start_with(Db::Sqlite, options).await?;
+    let url = stack.front_url();
+    let browser = Browser::start().await?;
+    let ann = browser.session(1280, 900).await?;
+    let result = dashboard(&mut stack, &url, &ann).await;
+    if result.is_err() {
+        let _ = shot(&ann, "failure-dashboard").await;
+        let html = ann.client.source().await.unwrap_or_default();
+        let _ = std::fs::write(artifacts_dir()?.join("failure-dashboard.html"), html);
+    }
+    ann.client.clone().close().await?;
+    result
+}
+
+/// What the dashboard shows: the seqs it holds, and the points each line of the posts chart
+/// draws (its `data-points`, and the vertices of its path).
+#[derive(Debug, serde::Deserialize)]
+struct Drawn {
+    first: u64,
+    last: u64,
+    count: u64,
+    points: Vec<u64>,
+    vertices: Vec<u64>,
+    posts_top: String,
+}
+
+async fn drawn(client: &Client) -> anyhow::Result<Drawn> {
+    let script = "const d = document.getElementById('dashboard');
+        const lines = [...document.querySelectorAll('#posts path.line')];
+        return {
+            first: Number(d.dataset.firstSeq), last: Number(d.dataset.lastSeq),
+            count: Number(d.dataset.count),
+            points: lines.map(l => Number(l.dataset.points)),
+            vertices: lines.map(l => (l.getAttribute('d').match(/[ML]/g) || []).length),
+            posts_top: document.querySelector('#posts .top').textContent,
+        };";
+    Ok(serde_json::from_value(
+        client.execute(script, vec![]).await?,
+    )?)
+}
+
+/// Waits until the dashboard holds a gapless run of samples past `seq`, each drawn once.
+async fn wait_drawn_past(client: &Client, seq: u64) -> anyhow::Result<Drawn> {
+    wait_until(&format!("samples drawn past {seq}"), WAIT, || async {
+        let d = drawn(client).await?;
+        anyhow::ensure!(
+            d.count == 0 || d.count == d.last - d.first + 1,
+            "a hole in the samples: {d:?}"
+        );
+        anyhow::ensure!(
+            d.points.iter().sum::<u64>() == d.count && d.points == d.vertices,
+            "every sample is one point of one line: {d:?}"
+        );
+        Ok(d.last > seq)
+    })
+    .await?;
+    drawn(client).await
+}
+
+async fn dashboard(stack: &mut Stack, url: &str, ann: &Session) -> anyhow::Result<()> {
+    sign_up(&ann.client, url, "ann").await?;
+    create_room(&ann.client, "lobby", "The Lobby").await?;
+    for n in 0..6 {
+        send(&ann.client, &format!("figure {n}")).await?;
+    }
+    ann.client
+        .find(Locator::Id("nav-dashboard"))
+        .await?
+        .click()
+        .await?;
+    wait_live(&ann.client).await?;
+    let before = wait_drawn_past(&ann.client, 8).await?;
+    anyhow::ensure!(before.points.len() == 1, "one origin, one line: {before:?}");
+    anyhow::ensure!(before.posts_top != "1/s", "the posts are drawn: {before:?}");
+    shot(ann, "9-dashboard-live").await?;
+
+    // Fanout goes away; the origin keeps sampling, and the page says it is reconnecting.
+    stack.pushpin.stop();
+    wait_status(&ann.client, "reconnecting").await?;
+    let outage_from = drawn(&ann.client).await?.last;
+    wait_until("samples stored during the outage", WAIT, || async {
+        let store = stack.store().await?;
+        let channel = store
+            .channel_by_name(&shared::dashboard::dashboard_channel(
+                shared::dashboard::SYSTEM,
+            ))
+            .await?;
+        store.close().await;
+        Ok(channel.is_some_and(|c| c.last_seq >= outage_from + 8))
+    })
+    .await?;
+
+    // Back: the samples of the outage fill in, and the lines have no hole.
+    stack.pushpin.restart().await?;
+    wait_live(&ann.client).await?;
+    let after = wait_drawn_past(&ann.client, outage_from + 10).await?;
+    anyhow::ensure!(
+        after.first <= outage_from,
+        "the window still reaches back: {after:?}"
+    );
+    shot(ann, "10-dashboard-after-restart").await?;
+    Ok(())
+}
+
 async fn scenario(
     stack: &mut Stack,
     url: &str,
@@ -66,6 +179,27 @@ async fn scenario(
     send(&ann.client, "hello from ann").await?;
     wait_bodies(&bob.client, &["hello from ann"]).await?;
     wait_bodies(&ann.client, &["hello from ann"]).await?;
+
+    // Both are online in the room, with a dot; Ann types, and Bob sees it (it fades by itself).
+    for client in [&ann.client, &bob.client] {
+        wait_text(client, "return [...document.querySelectorAll('#members .member')].map(e => e.textContent).join(' ')", "ann bob").await?;
+    }
+    let composer = ann.client.find(Locator::Id("composer")).await?;
+    composer.send_keys("hi").await?;
+    wait_text(
+        &bob.client,
+        "return document.getElementById('typing').textContent",
+        "ann is typing…",
+    )
+    .await?;
+    shot(bob, "2b-room-typing-phone").await?;
+    composer.send_keys("\u{E003}\u{E003}").await?; // two backspaces: the draft is empty again
+    wait_text(
+        &bob.client,
+        "return document.getElementById('typing').textContent",
+        "",
+    )
+    .await?;
 
     // Text stays text.
     send(&ann.client, "<b>not bold</b>").await?;
@@ -189,6 +323,80 @@ async fn scenario(
     .await?;
     assert_eq!(layout, "plaintext isolate");
     shot(bob, "8-room-bidi-override-phone").await?;
+
+    // Ann edits one of her messages and deletes another; Bob (long-poll) sees both in place,
+    // and a reload (a replay from the start) shows the same: the new text, the tombstone.
+    let edited = "after the restore, edited";
+    amend(&ann.client, "after the restore", Some(edited)).await?;
+    let mut after_edit = with_override.clone();
+    after_edit[3] = edited;
+    wait_bodies_replacing(&bob.client, &with_override, &after_edit).await?;
+    amend(&ann.client, "over the websocket", None).await?;
+    let mut after_delete = after_edit.clone();
+    after_delete[2] = "message deleted";
+    wait_bodies_replacing(&bob.client, &after_edit, &after_delete).await?;
+    choose_transport(&bob.client, "sse").await?;
+    bob.client.refresh().await?;
+    wait_bodies(&bob.client, &after_delete).await?;
+    let marks = string(
+        &bob.client,
+        "return [...document.querySelectorAll('#messages li.message')]
+            .map(e => e.classList.contains('deleted') ? 'deleted' : e.querySelector('.edited') ? 'edited' : '-')
+            .join(' ')",
+    )
+    .await?;
+    assert_eq!(marks, "- - deleted edited -");
+    shot(ann, "9-room-edited-and-deleted").await?;
+
+    // A chat layout: however long the room, only the message list scrolls; the header and the
+    // composer stay on screen, on a laptop and on a phone.
+    for (who, session) in [("ann", ann), ("bob", bob)] {
+        session.client.goto(&format!("{url}/rooms/archive")).await?;
+        wait_bodies(&session.client, &bodies[10..]).await?;
+        let layout = string(
+            &session.client,
+            "const inView = (e) => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; };
+             const list = document.getElementById('messages');
+             return [inView(document.querySelector('.room-head')), inView(document.getElementById('composer')),
+                     document.scrollingElement.scrollHeight <= innerHeight, list.scrollHeight > list.clientHeight].join(' ')",
+        )
+        .await?;
+        assert_eq!(
+            layout, "true true true true",
+            "{who}: header in view, composer in view, the page does not scroll, the list does"
+        );
+        shot(session, &format!("10-room-layout-{who}")).await?;
+    }
+    Ok(())
+}
+
+/// The author edits (`Some(new text)`) or deletes (`None`) her message whose text is `body`.
+async fn amend(client: &Client, body: &str, edit: Option<&str>) -> anyhow::Result<()> {
+    let line = format!(
+        "//li[contains(@class,'message')][.//span[contains(@class,'body') and text()='{body}']]"
+    );
+    let button = if edit.is_some() { "edit" } else { "delete" };
+    client
+        .find(Locator::XPath(&format!(
+            "{line}//button[contains(@class,'{button}')]"
+        )))
+        .await?
+        .click()
+        .await?;
+    if let Some(text) = edit {
+        let field = client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css("#messages .edit-body"))
+            .await?;
+        field.clear().await?;
+        field.send_keys(text).await?;
+        client
+            .find(Locator::Css("#messages .edit-form .save"))
+            .await?
+            .click()
+            .await?;
+    }
     Ok(())
 }
 
@@ -197,17 +405,17 @@ async fn scenario(
 async fn restore_backup(stack: &Stack, slug: &str, keep: i64) -> anyhow::Result<()> {
     sqlx::any::install_default_drivers();
     let db = sqlx::AnyPool::connect(&stack.database_url).await?;
-    let room: i64 = sqlx::query_scalar("SELECT id FROM rooms WHERE slug = $1")
+    let channel: i64 = sqlx::query_scalar("SELECT channel_id FROM rooms WHERE slug = $1")
         .bind(slug)
         .fetch_one(&db)
         .await?;
-    sqlx::query("DELETE FROM messages WHERE room_id = $1 AND seq > $2")
-        .bind(room)
+    sqlx::query("DELETE FROM entries WHERE channel_id = $1 AND seq > $2")
+        .bind(channel)
         .bind(keep)
         .execute(&db)
         .await?;
-    sqlx::query("UPDATE rooms SET last_seq = $2, head_seq = 0, heads = 0 WHERE id = $1")
-        .bind(room)
+    sqlx::query("UPDATE channels SET last_seq = $2, head_seq = 0, heads = 0 WHERE id = $1")
+        .bind(channel)
         .bind(keep)
         .execute(&db)
         .await?;
@@ -323,6 +531,14 @@ async fn wait_bodies_replacing(
             "unexpected messages shown: {bodies:?}, expected {expected:?}"
         );
         Ok(bodies == expected)
+    })
+    .await
+}
+
+/// Waits until `script` returns `expected`.
+async fn wait_text(client: &Client, script: &str, expected: &str) -> anyhow::Result<()> {
+    wait_until(&format!("{script} to give {expected:?}"), WAIT, || async {
+        Ok(string(client, script).await? == expected)
     })
     .await
 }

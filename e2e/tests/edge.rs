@@ -6,8 +6,9 @@ use e2e::client::{Client, expect_status};
 use e2e::{Db, Stack, StackOptions, on_both_databases};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use shared::api::PollResponse;
-use shared::event::ClientCommand;
+use shared::chat::Message;
+use shared::chat::{ChatCommand, Command};
+use shared::event::Page;
 
 on_both_databases!(
     a_post_reaches_every_kind_of_subscriber_through_the_edge,
@@ -53,11 +54,11 @@ async fn a_post_reaches_every_kind_of_subscriber_through_the_edge(db: Db) -> any
     let posted = alice.post("lobby", "through the edge").await?;
     ensure!(sse.next_message().await? == posted);
     ensure!(ws.follow(earlier.seq, posted.seq).await? == vec![posted.clone()]);
-    let polled: PollResponse = expect_status(poll.await??, StatusCode::OK)
+    let polled: Page<Message> = expect_status(poll.await??, StatusCode::OK)
         .await?
         .json()
         .await?;
-    ensure!(polled.messages == vec![posted.clone()]);
+    ensure!(polled.entries == vec![posted.clone()]);
 
     // A reconnect resumes exactly after its Last-Event-ID.
     let missed = alice.post("lobby", "missed").await?;
@@ -115,10 +116,10 @@ async fn private_rooms_and_websocket_sends_through_the_edge(db: Db) -> anyhow::R
     let mut secret = alice.sse("secret", None).await?;
     let mut other = alice.sse("other", None).await?;
     let mut ws = alice.ws_connect("secret", None).await?;
-    ws.send(&ClientCommand::Send {
+    ws.send(&ChatCommand::Own(Command::Send {
         body: "sent over the socket".into(),
         client_id: "ws-1".into(),
-    })
+    }))
     .await?;
     let message = secret.next_message().await?;
     ensure!(

@@ -141,11 +141,12 @@ async fn hostile_requests_get_clear_errors_and_write_nothing(db: Db) -> anyhow::
         count("room_members").await? == 2,
         "members: each room's owner"
     );
-    ensure!(count("messages").await? == 1, "messages");
-    let body: String = sqlx::query_scalar("SELECT body FROM messages")
+    ensure!(count("entries").await? == 1, "messages");
+    let payload: String = sqlx::query_scalar("SELECT payload FROM entries")
         .fetch_one(&db)
         .await?;
-    ensure!(body == "the one valid message");
+    let message: shared::chat::Message = serde_json::from_str(&payload)?;
+    ensure!(message.body == "the one valid message");
     db.close().await;
     Ok(())
 }

@@ -11,7 +11,8 @@ use e2e::{Db, Stack, StackOptions, on_both_databases};
 use reqwest::header::{CACHE_CONTROL, RETRY_AFTER, SET_COOKIE};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
-use shared::event::{ClientCommand, ServerEvent};
+use shared::chat::{ChatCommand, Command};
+use shared::event::ServerEvent;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 on_both_databases!(
@@ -308,8 +309,8 @@ async fn signing_out_ends_the_session_and_its_open_streams(db: Db) -> anyhow::Re
     ensure!(sse.next_event().await.is_err(), "and the stream ends");
     loop {
         match ws.next_event().await {
-            Ok(ServerEvent::Error { code, .. }) => ensure!(code == "unauthenticated"),
-            Ok(ServerEvent::Synced { .. } | ServerEvent::Message { .. }) => continue,
+            Ok(ServerEvent::Error { code, .. }) => ensure!(code.as_str() == "unauthenticated"),
+            Ok(ServerEvent::Synced { .. } | ServerEvent::Entry(_)) => continue,
             Ok(other) => anyhow::bail!("unexpected {other:?}"),
             // The close that follows the error.
             Err(_) => break,
@@ -469,8 +470,8 @@ async fn a_removed_member_stops_receiving(db: Db) -> anyhow::Result<()> {
     ensure!(bob_sse.next_event().await.is_err(), "bob's stream ended");
     loop {
         match bob_ws.next_event().await? {
-            ServerEvent::Message { message } => ensure!(message == before),
-            ServerEvent::Error { code, .. } => break ensure!(code == "not_found"),
+            ServerEvent::Entry(message) => ensure!(message == before),
+            ServerEvent::Error { code, .. } => break ensure!(code.as_str() == "not_found"),
             other => anyhow::bail!("expected the error, got {other:?}"),
         }
     }
@@ -537,13 +538,13 @@ async fn controls_and_look_alike_names_are_refused(db: Db) -> anyhow::Result<()>
         );
     }
     let (mut ws, _) = alice.ws("lobby", None).await?;
-    ws.send(&ClientCommand::Send {
+    ws.send(&ChatCommand::Own(Command::Send {
         body: "nul \u{0}".into(),
         client_id: "w".into(),
-    })
+    }))
     .await?;
     match ws.next_event().await? {
-        ServerEvent::Error { code, .. } => ensure!(code == "invalid"),
+        ServerEvent::Error { code, .. } => ensure!(code.as_str() == "invalid"),
         other => anyhow::bail!("expected an error event, got {other:?}"),
     }
     ensure!(

@@ -4,11 +4,12 @@
 use anyhow::ensure;
 use e2e::client::{Client, expect_status};
 use e2e::{Db, Stack, StackOptions, on_both_databases};
-use origin::store::NewMessage;
 use reqwest::{Method, StatusCode};
-use shared::api::{PollResponse, User};
-use shared::event::{ClientCommand, ServerEvent};
-use shared::message::Message;
+use shared::api::User;
+use shared::chat::Message;
+use shared::chat::{ChatCommand, Command};
+use shared::event::Page;
+use shared::event::ServerEvent;
 
 on_both_databases!(
     a_post_reaches_sse_websocket_and_long_poll,
@@ -60,12 +61,12 @@ async fn a_post_reaches_sse_websocket_and_long_poll(db: Db) -> anyhow::Result<()
         "SSE delivers the stored message"
     );
     ensure!(ws.next_message().await? == posted, "WebSocket delivers it");
-    let polled: PollResponse = expect_status(poll.await??, StatusCode::OK)
+    let polled: Page<Message> = expect_status(poll.await??, StatusCode::OK)
         .await?
         .json()
         .await?;
     ensure!(
-        polled.messages == vec![posted],
+        polled.entries == vec![posted],
         "the long-poll answers with it"
     );
     Ok(())
@@ -110,9 +111,9 @@ async fn reconnecting_with_last_event_id_gets_exactly_what_was_missed(
     );
 
     let poll = bob.poll("lobby", Some(4)).await?;
-    let polled: PollResponse = expect_status(poll, StatusCode::OK).await?.json().await?;
+    let polled: Page<Message> = expect_status(poll, StatusCode::OK).await?.json().await?;
     ensure!(
-        seqs(&polled.messages) == [5, 6, 7],
+        seqs(&polled.entries) == [5, 6, 7],
         "long-poll answers at once with what it missed"
     );
 
@@ -133,18 +134,28 @@ async fn reconnecting_with_last_event_id_gets_exactly_what_was_missed(
 async fn store_unpublished(stack: &Stack, slug: &str, author: &User) -> anyhow::Result<Message> {
     let store = stack.store().await?;
     let room = store.room_by_slug(slug).await?.expect("room exists");
-    let appended = store
-        .append_message(
-            &room,
-            NewMessage {
-                author,
-                body: "never published",
-                client_id: "lost-1",
-            },
-        )
+    let stored = store
+        .append(room.channel.id, None, |slot| {
+            let message = Message {
+                room: slug.to_owned(),
+                seq: slot.seq,
+                id: uuid::Uuid::new_v4(),
+                author: author.name.clone(),
+                body: "never published".into(),
+                sent_at: time::OffsetDateTime::now_utc(),
+                client_id: "lost-1".into(),
+                edited_at: None,
+                deleted: false,
+                amends: None,
+            };
+            Ok((message, ()))
+        })
         .await?;
     store.close().await;
-    Ok(appended.message)
+    match stored {
+        origin::store::Stored::New { entry, .. } => Ok(entry),
+        origin::store::Stored::Existing(_) => anyhow::bail!("no dedupe key was given"),
+    }
 }
 
 async fn a_lost_publish_is_recovered_through_the_next_link(db: Db) -> anyhow::Result<()> {
@@ -180,7 +191,7 @@ async fn a_websocket_client_resumes_after_a_gap(db: Db) -> anyhow::Result<()> {
         "the WebSocket gets seq 2 and sees the gap itself"
     );
 
-    ws.send(&ClientCommand::Resume { after: 0 }).await?;
+    ws.send(&ChatCommand::Resume { after: 0 }).await?;
     ensure!(
         ws.next_message().await? == lost,
         "resume replays the lost one"
@@ -261,31 +272,31 @@ async fn websocket_send_acks_and_reaches_sse_subscribers(db: Db) -> anyhow::Resu
 
     ws.send_text("{not json".into()).await?;
     match ws.next_event().await? {
-        ServerEvent::Error { code, .. } => ensure!(code == "bad_json"),
+        ServerEvent::Error { code, .. } => ensure!(code.as_str() == "bad_json"),
         other => anyhow::bail!("expected an error event, got {other:?}"),
     }
-    ws.send(&ClientCommand::Send {
+    ws.send(&ChatCommand::Own(Command::Send {
         body: String::new(),
         client_id: "c1".into(),
-    })
+    }))
     .await?;
     match ws.next_event().await? {
-        ServerEvent::Error { code, .. } => ensure!(code == "invalid"),
+        ServerEvent::Error { code, .. } => ensure!(code.as_str() == "invalid"),
         other => anyhow::bail!("expected an error event, got {other:?}"),
     }
 
     // The connection survived both mistakes.
-    ws.send(&ClientCommand::Send {
+    ws.send(&ChatCommand::Own(Command::Send {
         body: "over the socket".into(),
         client_id: "c2".into(),
-    })
+    }))
     .await?;
     let mut acked = None;
     let mut echoed = None;
     while acked.is_none() || echoed.is_none() {
         match ws.next_event().await? {
             ServerEvent::Ack { client_id, seq } if client_id == "c2" => acked = Some(seq),
-            ServerEvent::Message { message } => echoed = Some(message),
+            ServerEvent::Entry(message) => echoed = Some(message),
             other => anyhow::bail!("unexpected {other:?}"),
         }
     }
@@ -341,7 +352,7 @@ async fn a_cursor_ahead_of_the_room_gets_a_reset(db: Db) -> anyhow::Result<()> {
 
     let polled = bob.poll_ok("lobby", Some(99)).await?;
     ensure!(
-        polled.reset && polled.messages == vec![first],
+        polled.reset && polled.entries == vec![first],
         "long-poll answers a reset too, not an error: {polled:?}"
     );
     Ok(())
@@ -360,14 +371,14 @@ async fn a_held_long_poll_recovers_a_lost_publish(db: Db) -> anyhow::Result<()> 
     // the poll through the next link instead: both messages, in order.
     let lost = store_unpublished(&stack, "lobby", alice.user.as_ref().unwrap()).await?;
     let next = alice.post("lobby", "published").await?;
-    let polled: PollResponse = expect_status(poll.await??, StatusCode::OK)
+    let polled: Page<Message> = expect_status(poll.await??, StatusCode::OK)
         .await?
         .json()
         .await?;
     ensure!(
-        polled.messages == vec![lost, next],
+        polled.entries == vec![lost, next],
         "got {:?}",
-        seqs(&polled.messages)
+        seqs(&polled.entries)
     );
     Ok(())
 }
@@ -468,12 +479,12 @@ async fn a_held_long_poll_times_out_empty(db: Db) -> anyhow::Result<()> {
     let (alice, bob) = two_users(&stack).await?;
     alice.create_room("lobby", false).await?;
     let started = std::time::Instant::now();
-    let polled: PollResponse = expect_status(bob.poll("lobby", Some(0)).await?, StatusCode::OK)
+    let polled: Page<Message> = expect_status(bob.poll("lobby", Some(0)).await?, StatusCode::OK)
         .await?
         .json()
         .await?;
     ensure!(
-        polled.messages.is_empty(),
+        polled.entries.is_empty(),
         "the timeout answer has no messages"
     );
     ensure!(

@@ -8,7 +8,7 @@ use anyhow::ensure;
 use e2e::client::Client;
 use e2e::faults::Fault;
 use e2e::{Db, Stack, StackOptions, on_both_databases};
-use shared::message::Message;
+use shared::chat::Message;
 
 on_both_databases!(
     a_slow_sse_reader_gets_the_tail_of_a_burst,
@@ -170,9 +170,9 @@ async fn messages_lost_at_the_end_of_a_burst_still_arrive(db: Db) -> anyhow::Res
     ensure!(seqs(&tail) == [6, 7, 8], "SSE got {:?}", seqs(&tail));
     let polled = poll.await??;
     ensure!(
-        seqs(&polled.messages) == [6, 7, 8],
+        seqs(&polled.entries) == [6, 7, 8],
         "the held long-poll got {:?}",
-        seqs(&polled.messages)
+        seqs(&polled.entries)
     );
     let over_ws = ws.follow(0, 8).await?;
     ensure!(seqs(&over_ws) == (1..=8).collect::<Vec<_>>());

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use fastly::http::StatusCode;
 use fastly::{Request, Response};
-use shared::api::ErrorBody;
+use shared::api::{ErrorBody, ErrorCode};
 use shared::session::SessionKeys;
 
 use crate::{Decision, EDGE_ONLY_HEADERS, EdgeConfig, HSTS, Incoming, VIA_EDGE, decide};
@@ -129,7 +129,7 @@ pub fn rejection(status: u16, body: String) -> Response {
 }
 
 fn bad_gateway(message: &str) -> Response {
-    let body = ErrorBody::new("bad_gateway", message);
+    let body = ErrorBody::new(ErrorCode::BadGateway, message);
     Response::from_status(StatusCode::BAD_GATEWAY)
         .with_content_type(fastly::mime::APPLICATION_JSON)
         .with_header("cache-control", "no-store")
@@ -238,13 +238,13 @@ mod tests {
                 .map(|mime| mime.essence_str().to_owned()),
             Some("application/json".into())
         );
-        assert_eq!(body_of(response).error.code, "unavailable");
+        assert_eq!(body_of(response).error.code, ErrorCode::Unavailable);
     }
 
     #[test]
     fn an_unreachable_origin_is_a_502_with_a_json_body() {
         let response = forward(Request::get("http://chat.example/api/me"));
         assert_eq!(response.get_status(), StatusCode::BAD_GATEWAY);
-        assert_eq!(body_of(response).error.code, "bad_gateway");
+        assert_eq!(body_of(response).error.code, ErrorCode::BadGateway);
     }
 }

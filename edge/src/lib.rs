@@ -10,8 +10,10 @@
 //! that prepares the request, asks [`decide`], and acts (tested inside Viceroy). The session rules (cookie or Bearer,
 //! HS256, expiry) are `shared::session`'s, the same the origin applies.
 
-use shared::api::ErrorBody;
+use shared::api::{ErrorBody, ErrorCode};
+use shared::paths;
 use shared::session::{SessionKeys, token_from};
+use shared::subscription::Transport;
 
 #[cfg(target_arch = "wasm32")]
 pub mod compute;
@@ -50,61 +52,60 @@ pub struct EdgeConfig {
     pub allowed_origins: Vec<String>,
 }
 
-/// The stream endpoints: the paths Fanout must hold.
+/// The stream endpoints, the paths Fanout must hold: every one `shared::paths::STREAMS` lists,
+/// so a stream a fork adds there is authenticated and handed off here without a change.
 pub fn is_stream_path(path: &str) -> bool {
-    let Some(rest) = path.strip_prefix("/api/rooms/") else {
-        return false;
-    };
-    match rest.split_once('/') {
-        Some((slug, endpoint)) => !slug.is_empty() && matches!(endpoint, "events" | "ws" | "poll"),
-        None => false,
-    }
+    paths::stream(path).is_some()
 }
 
 /// Paths for operators, answered by the origin only to whoever reaches it directly (a
 /// monitoring network), never through the edge.
-const OPERATOR_PATHS: &[&str] = &["/metrics"];
+const OPERATOR_PATHS: &[paths::Route] = &[paths::METRICS];
 
 /// Decides what to do with a request.
 pub fn decide(request: &Incoming<'_>, config: &EdgeConfig) -> Decision {
-    if OPERATOR_PATHS.contains(&request.path) {
-        return reject(404, "no_route", "no route for this path");
+    if OPERATOR_PATHS
+        .iter()
+        .any(|route| route.matches(request.path))
+    {
+        return reject(404, ErrorCode::NoRoute, "no route for this path");
     }
     if writes(request) && !origin_allowed(request, config) {
         return reject(
             403,
-            "bad_origin",
+            ErrorCode::BadOrigin,
             "requests that change something must come from this site's own pages",
         );
     }
     if !is_stream_path(request.path) {
         return Decision::Forward {
-            pass: request.path.starts_with("/api/"),
+            pass: request.path.starts_with(&format!("{}/", paths::API)),
         };
     }
     let Some(keys) = &config.keys else {
         return reject(
             503,
-            "unavailable",
+            ErrorCode::Unavailable,
             "the edge has no session secret configured",
         );
     };
     match token_from(request.cookie, request.authorization) {
-        Err(conflict) => reject(401, "unauthenticated", &conflict.to_string()),
+        Err(conflict) => reject(401, ErrorCode::Unauthenticated, &conflict.to_string()),
         Ok(Some(token)) if keys.verify(token).is_some() => Decision::Handoff,
         Ok(Some(_)) => reject(
             401,
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "the session is invalid or expired; sign in again",
         ),
-        Ok(None) => reject(401, "unauthenticated", "sign in first"),
+        Ok(None) => reject(401, ErrorCode::Unauthenticated, "sign in first"),
     }
 }
 
 /// Whether a browser could use the request to act as its user: anything but a read, and the
 /// WebSocket handshake (a read by method, but a socket that sends as the user).
 fn writes(request: &Incoming<'_>) -> bool {
-    !matches!(request.method, "GET" | "HEAD" | "OPTIONS") || request.path.ends_with("/ws")
+    !matches!(request.method, "GET" | "HEAD" | "OPTIONS")
+        || paths::stream(request.path) == Some(Transport::WebSocket)
 }
 
 /// Cross-site request forgery stops here: a browser names the page's origin in `Origin` on
@@ -116,7 +117,7 @@ pub fn origin_allowed(request: &Incoming<'_>, config: &EdgeConfig) -> bool {
     })
 }
 
-fn reject(status: u16, code: &str, message: &str) -> Decision {
+fn reject(status: u16, code: ErrorCode, message: &str) -> Decision {
     let body = serde_json::to_string(&ErrorBody::new(code, message)).expect("serialises");
     Decision::Reject { status, body }
 }

@@ -5,10 +5,12 @@ use gloo_net::http::{Request, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
-    AddMember, CreateRoom, Credentials, ErrorBody, MessageResponse, MessagesResponse, PollResponse,
-    PostMessage, Room, RoomResponse, RoomsResponse, User, UserResponse,
+    AddMember, CreateRoom, Credentials, EditMessage, ErrorBody, ErrorCode, MessageResponse,
+    PostMessage, Presence, Room, RoomResponse, RoomsResponse, User, UserResponse,
 };
-use shared::message::Message;
+use shared::chat::Message;
+use shared::event::{Entry, Page};
+use shared::paths::{self, Route, Streams};
 
 /// Why a call failed, worded for the person at the keyboard.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,7 +18,7 @@ pub enum ApiError {
     /// The origin answered with an error body (`{"error":{code,message}}`).
     Refused {
         status: u16,
-        code: String,
+        code: ErrorCode,
         message: String,
     },
     /// No answer (offline, the edge is down) or an answer that is not ours.
@@ -83,27 +85,27 @@ async fn post<B: Serialize>(url: &str, body: &B) -> ApiResult<Response> {
 }
 
 pub async fn register(credentials: &Credentials) -> ApiResult<User> {
-    let answer: UserResponse = read(post("/api/auth/register", credentials).await?).await?;
+    let answer: UserResponse = read(post(paths::REGISTER.template(), credentials).await?).await?;
     Ok(answer.user)
 }
 
 pub async fn login(credentials: &Credentials) -> ApiResult<User> {
-    let answer: UserResponse = read(post("/api/auth/login", credentials).await?).await?;
+    let answer: UserResponse = read(post(paths::LOGIN.template(), credentials).await?).await?;
     Ok(answer.user)
 }
 
 /// Ends this session, or (`everywhere`) every session of the user; their streams end too.
 pub async fn logout(everywhere: bool) -> ApiResult<()> {
-    let path = match everywhere {
-        true => "/api/auth/logout-everywhere",
-        false => "/api/auth/logout",
+    let route = match everywhere {
+        true => paths::LOGOUT_EVERYWHERE,
+        false => paths::LOGOUT,
     };
-    done(Request::post(path).send().await?).await
+    done(Request::post(route.template()).send().await?).await
 }
 
 /// The signed-in user, or `None` when there is no valid session.
 pub async fn me() -> ApiResult<Option<User>> {
-    match read::<UserResponse>(Request::get("/api/me").send().await?).await {
+    match read::<UserResponse>(Request::get(paths::ME.template()).send().await?).await {
         Ok(answer) => Ok(Some(answer.user)),
         Err(err) if err.status() == Some(401) => Ok(None),
         Err(err) => Err(err),
@@ -113,12 +115,12 @@ pub async fn me() -> ApiResult<Option<User>> {
 /// Every room the user may see, page after page.
 pub async fn rooms() -> ApiResult<Vec<Room>> {
     let mut rooms = Vec::new();
-    let mut url = "/api/rooms".to_owned();
+    let mut url = paths::ROOMS.template().to_owned();
     loop {
         let page: RoomsResponse = read(Request::get(&url).send().await?).await?;
         rooms.extend(page.rooms);
         match page.next {
-            Some(after) => url = format!("/api/rooms?after={after}"),
+            Some(after) => url = format!("{}?after={after}", paths::ROOMS.template()),
             None => return Ok(rooms),
         }
     }
@@ -126,41 +128,83 @@ pub async fn rooms() -> ApiResult<Vec<Room>> {
 
 /// One room, if the user may see it.
 pub async fn room(slug: &str) -> ApiResult<Room> {
-    let answer: RoomResponse =
-        read(Request::get(&format!("/api/rooms/{slug}")).send().await?).await?;
+    let answer: RoomResponse = read(Request::get(&paths::ROOM.to(&[slug])).send().await?).await?;
     Ok(answer.room)
 }
 
 pub async fn create_room(room: &CreateRoom) -> ApiResult<Room> {
-    let answer: RoomResponse = read(post("/api/rooms", room).await?).await?;
+    let answer: RoomResponse = read(post(paths::ROOMS.template(), room).await?).await?;
     Ok(answer.room)
 }
 
 pub async fn add_member(slug: &str, member: &AddMember) -> ApiResult<()> {
-    done(post(&format!("/api/rooms/{slug}/members"), member).await?).await
+    done(post(&paths::ROOM_MEMBERS.to(&[slug]), member).await?).await
 }
 
-/// Up to `limit` messages before `before` (the newest ones when `None`), oldest first.
-pub async fn history(slug: &str, before: Option<u64>, limit: u32) -> ApiResult<Vec<Message>> {
-    let mut url = format!("/api/rooms/{slug}/messages?limit={limit}");
+/// Up to `limit` entries of a history page (`route`, e.g. a room's messages) before `before`
+/// (the newest ones when `None`), oldest first.
+pub async fn history<E: Entry>(
+    route: Route,
+    key: &str,
+    before: Option<u64>,
+    limit: u32,
+) -> ApiResult<Vec<E>> {
+    let mut url = format!("{}?limit={limit}", route.to(&[key]));
     if let Some(before) = before {
         url.push_str(&format!("&before={before}"));
     }
-    let answer: MessagesResponse = read(Request::get(&url).send().await?).await?;
-    Ok(answer.messages)
+    let page: Page<E> = read(Request::get(&url).send().await?).await?;
+    Ok(page.entries)
 }
 
 /// Posts a message; sending the same `client_id` again returns the same message, so a retry
 /// after a lost answer never posts twice.
 pub async fn post_message(slug: &str, message: &PostMessage) -> ApiResult<Message> {
     let answer: MessageResponse =
-        read(post(&format!("/api/rooms/{slug}/messages"), message).await?).await?;
+        read(post(&paths::ROOM_MESSAGES.to(&[slug]), message).await?).await?;
     Ok(answer.message)
 }
 
-/// Long-poll: messages after `after`, waiting (held by Fanout) until there is one; `reset` when
-/// `after` is ahead of the room.
-pub async fn poll(slug: &str, after: u64) -> ApiResult<PollResponse> {
-    let url = format!("/api/rooms/{slug}/poll?after={after}");
+/// Edits one's own message; the stream brings the change to every reader, this one included.
+pub async fn edit_message(slug: &str, seq: u64, edit: &EditMessage) -> ApiResult<Message> {
+    let url = paths::ROOM_MESSAGE.to(&[slug, &seq.to_string()]);
+    let answer: MessageResponse = read(Request::patch(&url).json(edit)?.send().await?).await?;
+    Ok(answer.message)
+}
+
+/// Deletes one's own message (a retry changes nothing).
+pub async fn delete_message(slug: &str, seq: u64) -> ApiResult<Message> {
+    let url = paths::ROOM_MESSAGE.to(&[slug, &seq.to_string()]);
+    let answer: MessageResponse = read(Request::delete(&url).send().await?).await?;
+    Ok(answer.message)
+}
+
+/// A presence heartbeat of this tab in the room; who is online.
+pub async fn heartbeat(slug: &str, device: &str) -> ApiResult<Vec<String>> {
+    let url = paths::ROOM_PRESENCE.to(&[slug, device]);
+    let answer: Presence = read(Request::put(&url).send().await?).await?;
+    Ok(answer.online)
+}
+
+/// This tab left the room.
+pub async fn leave(slug: &str, device: &str) -> ApiResult<()> {
+    let url = paths::ROOM_PRESENCE.to(&[slug, device]);
+    done(Request::delete(&url).send().await?).await
+}
+
+/// Says the user is typing in the room.
+pub async fn typing(slug: &str) -> ApiResult<()> {
+    done(
+        Request::post(&paths::ROOM_TYPING.to(&[slug]))
+            .send()
+            .await?,
+    )
+    .await
+}
+
+/// Long-poll: entries after `after`, waiting (held by Fanout) until there is one; `reset` when
+/// `after` is ahead of the channel.
+pub async fn poll<E: Entry>(streams: Streams, key: &str, after: u64) -> ApiResult<Page<E>> {
+    let url = format!("{}?after={after}", streams.poll.to(&[key]));
     read(Request::get(&url).send().await?).await
 }

@@ -5,19 +5,14 @@ use leptos::prelude::*;
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::path;
 
+use shared::subscription::Transport;
+
 use crate::api;
-use crate::live::Transport;
-use crate::pages::{login::Login, room::RoomPage, rooms::Rooms};
+use crate::pages::{dashboard::DashboardPage, login::Login, room::RoomPage, rooms::Rooms};
 use crate::session::Session;
 
 /// Local-storage key of the chosen transport, so a reload keeps it.
 const TRANSPORT_KEY: &str = "chat.transport";
-
-/// The transport every room uses, chosen in the header; in context for the room page.
-#[derive(Clone, Copy)]
-pub struct Preferences {
-    pub transport: RwSignal<Transport>,
-}
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -26,18 +21,19 @@ pub fn App() -> impl IntoView {
         .ok()
         .and_then(|key| Transport::from_key(&key))
         .unwrap_or(Transport::EventSource);
+    // The transport every live page uses, chosen in the header; passed to the pages that stream.
     let transport = RwSignal::new(saved);
     Effect::new(move || {
         // Storage can be full or disabled; the choice then lasts until the reload.
         let _ = LocalStorage::set(TRANSPORT_KEY, transport.get().key());
     });
-    provide_context(Preferences { transport });
 
     view! {
         <Router>
             <header class="bar">
                 <A href="/" attr:class="brand">"Fanout chat"</A>
                 <Show when=move || session.user.get().is_some()>
+                    <A href="/dashboard" attr:class="nav" attr:id="nav-dashboard">"Dashboard"</A>
                     <label class="transport">
                         <span>"Transport"</span>
                         <select
@@ -82,7 +78,8 @@ pub fn App() -> impl IntoView {
                     <Show when=move || session.user.get().is_some() fallback=Login>
                         <Routes fallback=|| view! { <p>"No such page. " <A href="/">"Rooms"</A></p> }>
                             <Route path=path!("/") view=Rooms />
-                            <Route path=path!("/rooms/:slug") view=RoomPage />
+                            <Route path=path!("/rooms/:slug") view=move || view! { <RoomPage transport /> } />
+                            <Route path=path!("/dashboard") view=move || view! { <DashboardPage transport /> } />
                         </Routes>
                     </Show>
                 </Show>

@@ -5,13 +5,17 @@
 //! pages::rooms  ── api ──────────▶ /api/rooms                  (list, create)
 //! pages::room   ── api ──────────▶ /api/rooms/{slug}/messages  (history pages, posting)
 //!               ── live ─────────▶ /api/rooms/{slug}/events | ws | poll  (through Fanout)
+//! pages::dashboard ─ api ────────▶ /api/dashboards/system/samples
+//!               ── live ─────────▶ /api/dashboards/system/events | ws | poll
 //! ```
 //!
-//! Every body and event is a `shared` type: the browser, the edge and the origin agree by
-//! construction. `live` turns a stream into messages shown once, in order, across reconnects.
+//! Every body, event and path is a `shared` type or constant: the browser, the edge and the
+//! origin agree by construction. `live` turns any channel's stream into entries shown once, in
+//! order, across reconnects.
 
 mod api;
 mod app;
+mod indicator;
 mod live;
 mod pages;
 mod session;

@@ -1,6 +1,6 @@
-//! The application: its shared state and the router that maps every path to a handler.
+//! The router: the core's routes (health, metrics, accounts), the features' routes (chat, the
+//! dashboard) and the layers every request passes through.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -12,27 +12,18 @@ use axum::http::{HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
+use shared::paths;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::Sessions;
-use crate::capability::Capabilities;
 use crate::error::ApiError;
 use crate::extract::MAX_JSON_BYTES;
-use crate::grip::GripVerifier;
-use crate::heads::Heads;
-use crate::limits::Limits;
 use crate::metrics::Metrics;
-use crate::post::RoomLocks;
-use crate::publish::Publisher;
-use crate::store::Store;
-use crate::{routes, stream};
-
-/// Largest WebSocket-over-HTTP request: the proxy may batch several client frames in one.
-const MAX_WS_EVENTS_BYTES: usize = 1024 * 1024;
+use crate::routes;
+use crate::state::{AppState, SiteState};
 
 /// How long a request may take, body included, before it is answered 408: every answer here is
 /// quick (the long waits of streams and long-polls are Fanout's, not the origin's).
@@ -46,60 +37,30 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// no one reads).
 const MAX_REQUESTS: usize = 1024;
 
-/// What every handler can reach. Cloning is cheap; nothing in here is per-connection state.
-#[derive(Clone)]
-pub struct AppState {
-    pub metrics: Arc<Metrics>,
-    pub store: Store,
-    pub sessions: Sessions,
-    pub capabilities: Capabilities,
-    pub grip: GripVerifier,
-    pub publisher: Publisher,
-    pub heads: Heads,
-    pub room_locks: Arc<RoomLocks>,
-    pub limits: Limits,
-    /// Origins whose pages may write to the API (`config::Site`).
-    pub allowed_origins: Arc<[String]>,
-    pub poll_timeout: Duration,
-    pub replay_page: u32,
-}
-
-/// Every route of the origin; with `frontend`, the browser app is served for all other paths.
-pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
+/// Every route of the origin: the core's, plus `features` (each feature's API and streams,
+/// under `/api`); with `frontend`, the browser app is served for all other paths.
+pub fn router(
+    state: AppState,
+    features: Router<AppState>,
+    frontend: Option<&std::path::Path>,
+) -> Router {
     let api = Router::new()
-        .route("/auth/register", post(routes::auth::register))
-        .route("/auth/login", post(routes::auth::login))
-        .route("/auth/token", post(routes::auth::token))
-        .route("/auth/logout", post(routes::auth::logout))
+        .route(paths::REGISTER.template(), post(routes::auth::register))
+        .route(paths::LOGIN.template(), post(routes::auth::login))
+        .route(paths::TOKEN.template(), post(routes::auth::token))
+        .route(paths::LOGOUT.template(), post(routes::auth::logout))
         .route(
-            "/auth/logout-everywhere",
+            paths::LOGOUT_EVERYWHERE.template(),
             post(routes::auth::logout_everywhere),
         )
-        .route("/me", get(routes::auth::me))
-        .route(
-            "/rooms",
-            get(routes::rooms::list).post(routes::rooms::create),
-        )
-        .route("/rooms/{slug}", get(routes::rooms::get))
-        .route("/rooms/{slug}/members", post(routes::rooms::add_member))
-        .route(
-            "/rooms/{slug}/members/{name}",
-            axum::routing::delete(routes::rooms::remove_member),
-        )
-        .route(
-            "/rooms/{slug}/messages",
-            get(routes::messages::history).post(routes::messages::post),
-        )
-        .route("/rooms/{slug}/events", get(stream::events::events))
-        .route("/rooms/{slug}/poll", get(stream::poll::poll))
-        .route(
-            "/rooms/{slug}/ws",
-            // `any`: a client that tries a plain WebSocket upgrade here is told it must come
-            // through the proxy, rather than getting a bare 405.
-            any(stream::ws::ws).layer(DefaultBodyLimit::max(MAX_WS_EVENTS_BYTES)),
-        )
+        .route(paths::ME.template(), get(routes::auth::me))
+        .merge(features)
         // Unknown API paths stay JSON errors even when the app is served for everything else.
-        .fallback(|| async { ApiError::NoRoute })
+        .route(paths::API, any(|| async { ApiError::NoRoute }))
+        .route(
+            &format!("{}/{{*rest}}", paths::API),
+            any(|| async { ApiError::NoRoute }),
+        )
         // Every answer is somebody's own data: no cache, shared or not, keeps a copy.
         .layer(SetResponseHeaderLayer::overriding(
             CACHE_CONTROL,
@@ -107,9 +68,9 @@ pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
         ));
 
     let router = Router::new()
-        .route("/healthz", get(routes::healthz))
-        .route("/metrics", get(routes::metrics))
-        .nest("/api", api);
+        .route(paths::HEALTHZ.template(), get(routes::healthz))
+        .route(paths::METRICS.template(), get(routes::metrics))
+        .merge(api);
     let router = match frontend {
         Some(dir) => router.merge(crate::frontend::routes(dir)),
         None => router.fallback(|| async { ApiError::NoRoute }),
@@ -117,7 +78,7 @@ pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
     router
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.site.clone(),
             same_site_writes,
         ))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
@@ -141,7 +102,10 @@ pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
                 .timeout(REQUEST_TIMEOUT),
         )
         .layer(TraceLayer::new_for_http())
-        .layer(middleware::from_fn_with_state(state.clone(), count_request))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            count_request,
+        ))
         .with_state(state)
 }
 
@@ -149,15 +113,14 @@ pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
 /// in `Origin` on every write, and on the WebSocket-over-HTTP requests Fanout makes for a
 /// socket (they repeat the handshake's headers); only the allowed origins may write. A request
 /// without `Origin` does not come from a page.
-async fn same_site_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn same_site_writes(State(site): State<SiteState>, request: Request, next: Next) -> Response {
     let reads = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     let allowed = reads
         || request.headers().get(ORIGIN).is_none_or(|origin| {
-            state
-                .allowed_origins
+            site.allowed_origins
                 .iter()
                 .any(|allowed| origin.as_bytes() == allowed.as_bytes())
         });
@@ -169,7 +132,11 @@ async fn same_site_writes(State(state): State<AppState>, request: Request, next:
 }
 
 /// Counts every request, before anything can refuse it.
-async fn count_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    state.metrics.requests.inc();
+async fn count_request(
+    State(metrics): State<std::sync::Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    metrics.requests.inc();
     next.run(request).await
 }

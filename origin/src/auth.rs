@@ -16,9 +16,9 @@ use shared::session::{
 };
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::limits::Limits;
+use crate::state::AppState;
 use crate::store::Store;
 
 /// Issues and checks session tokens (HS256, keyed by `SESSION_SECRET`); the rules are
@@ -139,6 +139,7 @@ fn session_token(headers: &HeaderMap) -> ApiResult<Option<String>> {
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Session> {
     let token = session_token(headers)?.ok_or(ApiError::Unauthenticated)?;
     let claims = state
+        .auth
         .sessions
         .verify(&token)
         .ok_or(ApiError::Unauthenticated)?;

@@ -4,14 +4,14 @@
 //! When Fanout detects a gap (or refreshes a stream), it fetches the stream's next link
 //! *directly from the origin*, without the user's cookie. The link therefore carries its own
 //! authority, signed with a key derived from `SESSION_SECRET`, and as little of it as possible:
-//! - one room, one endpoint (`events` or `poll`) and one position (`after`): it cannot open the
-//!   room's whole history, another room, or another kind of stream;
+//! - one channel, one transport (`sse` or `poll`) and one position (`after`): it cannot open
+//!   the channel's whole history, another channel, or another kind of stream;
 //! - the session it was issued in, and its user: each refresh checks that the session is live and
-//!   that the user may still read the room, and ends the stream otherwise;
+//!   that the user may still follow the channel, and ends the stream otherwise;
 //! - an expiry no later than the session's, so a link cannot outlive it by renewing itself.
 //!
 //! The price: two streams no longer share a link, so Fanout cannot share one recovery fetch
-//! among all subscribers of a room; each stream's recovery is its own origin request.
+//! among all subscribers of a channel; each stream's recovery is its own origin request.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -27,8 +27,9 @@ const AUDIENCE: &str = "next-link";
 /// What a capability allows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capability {
-    pub room: String,
-    /// `events` or `poll`.
+    /// The Fanout channel (`room-lobby`).
+    pub channel: String,
+    /// The transport's key (`sse` or `poll`).
     pub path: String,
     /// The position the link continues from.
     pub after: u64,
@@ -79,13 +80,13 @@ impl Capabilities {
             .expect("HS256 signing does not fail")
     }
 
-    /// What a valid, unexpired `token` allows, if it is for `room`'s `path`.
-    pub fn check(&self, token: &str, room: &str, path: &str) -> Option<Capability> {
+    /// What a valid, unexpired `token` allows, if it is for `channel` over `path`.
+    pub fn check(&self, token: &str, channel: &str, path: &str) -> Option<Capability> {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .ok()?
             .claims;
         let capability = claims.capability;
-        (capability.room == room && capability.path == path).then_some(capability)
+        (capability.channel == channel && capability.path == path).then_some(capability)
     }
 }
 
@@ -93,10 +94,10 @@ impl Capabilities {
 mod tests {
     use super::*;
 
-    fn capability(room: &str, after: u64) -> Capability {
+    fn capability(channel: &str, after: u64) -> Capability {
         Capability {
-            room: room.into(),
-            path: "events".into(),
+            channel: channel.into(),
+            path: "sse".into(),
             after,
             sub: Uuid::from_u128(1),
             sid: Uuid::from_u128(2),
@@ -105,14 +106,14 @@ mod tests {
     }
 
     #[test]
-    fn a_capability_opens_its_room_endpoint_and_position_only() {
+    fn a_capability_opens_its_channel_transport_and_position_only() {
         let caps = Capabilities::new(b"0123456789abcdef0123456789abcdef");
         let cap = caps.issue(capability("lobby", 7));
         assert_eq!(
-            caps.check(&cap, "lobby", "events"),
+            caps.check(&cap, "lobby", "sse"),
             Some(capability("lobby", 7))
         );
-        assert_eq!(caps.check(&cap, "other", "events"), None);
+        assert_eq!(caps.check(&cap, "other", "sse"), None);
         assert_eq!(caps.check(&cap, "lobby", "poll"), None);
     }
 
@@ -124,7 +125,7 @@ mod tests {
             ..capability("lobby", 7)
         };
         let expired = caps.issue(ended);
-        assert_eq!(caps.check(&expired, "lobby", "events"), None);
+        assert_eq!(caps.check(&expired, "lobby", "sse"), None);
     }
 
     #[test]
@@ -132,19 +133,19 @@ mod tests {
         let caps = Capabilities::new(b"0123456789abcdef0123456789abcdef");
         let other = Capabilities::new(b"another secret of at least 32 bytes!");
         let foreign = other.issue(capability("lobby", 0));
-        assert_eq!(caps.check(&foreign, "lobby", "events"), None);
-        assert_eq!(caps.check("not.a.jwt", "lobby", "events"), None);
+        assert_eq!(caps.check(&foreign, "lobby", "sse"), None);
+        assert_eq!(caps.check("not.a.jwt", "lobby", "sse"), None);
         // A token signed with the session secret itself is not a capability.
         let session = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &serde_json::json!({
-                "room": "lobby", "path": "events", "after": 0,
+                "channel": "lobby", "path": "sse", "after": 0,
                 "sub": Uuid::nil(), "sid": Uuid::nil(), "session_expires": unix_now() + 60,
                 "aud": "next-link", "exp": unix_now() + 60,
             }),
             &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
         )
         .unwrap();
-        assert_eq!(caps.check(&session, "lobby", "events"), None);
+        assert_eq!(caps.check(&session, "lobby", "sse"), None);
     }
 }

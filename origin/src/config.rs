@@ -48,6 +48,11 @@ pub struct Args {
     #[arg(long, env = "POLL_TIMEOUT_SECS", default_value_t = 55)]
     pub poll_timeout_secs: u32,
 
+    /// Seconds a device stays online in a room after its last presence heartbeat (the app
+    /// sends one every 15 s).
+    #[arg(long, env = "PRESENCE_TTL_SECS", default_value_t = 40)]
+    pub presence_ttl_secs: u32,
+
     /// Most messages one stream response replays; the rest follows through a next link.
     #[arg(long, env = "REPLAY_PAGE", default_value_t = 1000)]
     pub replay_page: u32,
@@ -66,6 +71,16 @@ pub struct Args {
     /// Other origins (`scheme://host[:port]`, comma-separated) whose pages may write to the API.
     #[arg(long, env = "ALLOWED_ORIGINS", default_value = "")]
     pub allowed_origins: String,
+
+    /// How often this origin appends its figures to the `system` dashboard, in milliseconds;
+    /// 0 turns the sampler off.
+    #[arg(long, env = "DASHBOARD_INTERVAL_MS", default_value_t = 1000)]
+    pub dashboard_interval_ms: u32,
+
+    /// This origin's name on the dashboard (several origins may feed it); default: the host
+    /// name and the port.
+    #[arg(long, env = "ORIGIN_NAME")]
+    pub origin_name: Option<String>,
 }
 
 /// A configuration problem, worded as what to set.
@@ -87,6 +102,10 @@ pub enum ConfigError {
     ReplayPage,
     #[error("POLL_TIMEOUT_SECS must be between 1 and 3600")]
     PollTimeout,
+    #[error("PRESENCE_TTL_SECS must be between 1 and 3600")]
+    PresenceTtl,
+    #[error("DASHBOARD_INTERVAL_MS must be 0 (off) or between 100 and 60000")]
+    DashboardInterval,
     #[error(
         "FRONTEND_DIR {0:?} has no index.html: build the app with `cargo xtask dev` (or `trunk build --release` in frontend/), or unset FRONTEND_DIR"
     )]
@@ -116,6 +135,9 @@ pub struct Config {
     pub bind_addr: SocketAddr,
     pub poll_timeout: Duration,
     pub replay_page: u32,
+    pub presence_ttl: Duration,
+    /// The dashboard sampler's interval and this origin's name there; `None`: off.
+    pub dashboard: Option<(Duration, String)>,
     /// The browser app's files, checked to hold an `index.html`.
     pub frontend_dir: Option<std::path::PathBuf>,
     pub site: Site,
@@ -210,6 +232,13 @@ impl Config {
         if !(1..=3600).contains(&args.poll_timeout_secs) {
             return Err(ConfigError::PollTimeout);
         }
+        if !(1..=3600).contains(&args.presence_ttl_secs) {
+            return Err(ConfigError::PresenceTtl);
+        }
+        if args.dashboard_interval_ms != 0 && !(100..=60_000).contains(&args.dashboard_interval_ms)
+        {
+            return Err(ConfigError::DashboardInterval);
+        }
         if let Some(dir) = &args.frontend_dir
             && !dir.join("index.html").is_file()
         {
@@ -231,6 +260,17 @@ impl Config {
             bind_addr: args.bind_addr,
             poll_timeout: Duration::from_secs(u64::from(args.poll_timeout_secs)),
             replay_page: args.replay_page,
+            presence_ttl: Duration::from_secs(u64::from(args.presence_ttl_secs)),
+            dashboard: (args.dashboard_interval_ms > 0).then(|| {
+                let name = args.origin_name.unwrap_or_else(|| {
+                    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "origin".into());
+                    format!("{host}:{}", args.bind_addr.port())
+                });
+                (
+                    Duration::from_millis(u64::from(args.dashboard_interval_ms)),
+                    name,
+                )
+            }),
             frontend_dir: args.frontend_dir,
             site,
         })

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use shared::api::{ErrorBody, Invalid};
+use shared::api::{ErrorBody, ErrorCode, Invalid};
 
 use crate::store::StoreError;
 
@@ -22,8 +22,8 @@ pub enum ApiError {
     NotJson,
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
-    #[error("the message is too large once encoded for subscribers ({0} bytes)")]
-    MessageTooLarge(usize),
+    #[error("too large once encoded for subscribers ({0} bytes; Fanout takes at most 65,536)")]
+    EntryTooLarge(usize),
     #[error("bad query string: {0}")]
     BadQuery(String),
     #[error("bad event id {0:?}: expected a message seq (a whole number)")]
@@ -67,34 +67,34 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         use ApiError::*;
+        use ErrorCode as Code;
         match self {
-            Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-            BadJson(_) => (StatusCode::BAD_REQUEST, "bad_json"),
-            BadShape(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-            NotJson => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_json"),
-            TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-            MessageTooLarge(_) => (StatusCode::UNPROCESSABLE_ENTITY, "too_large"),
-            BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
-            BadCursor(_) => (StatusCode::BAD_REQUEST, "bad_cursor"),
-            BadWebSocketEvents(_) => (StatusCode::BAD_REQUEST, "bad_websocket_events"),
+            Invalid(_) | BadShape(_) => (StatusCode::UNPROCESSABLE_ENTITY, Code::Invalid),
+            BadJson(_) => (StatusCode::BAD_REQUEST, Code::BadJson),
+            NotJson => (StatusCode::UNSUPPORTED_MEDIA_TYPE, Code::NotJson),
+            TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, Code::TooLarge),
+            EntryTooLarge(_) => (StatusCode::UNPROCESSABLE_ENTITY, Code::TooLarge),
+            BadQuery(_) => (StatusCode::BAD_REQUEST, Code::BadQuery),
+            BadCursor(_) => (StatusCode::BAD_REQUEST, Code::BadCursor),
+            BadWebSocketEvents(_) => (StatusCode::BAD_REQUEST, Code::BadWebsocketEvents),
             Unauthenticated | SessionEnded | ConflictingCredentials => {
-                (StatusCode::UNAUTHORIZED, "unauthenticated")
+                (StatusCode::UNAUTHORIZED, Code::Unauthenticated)
             }
-            BadOrigin => (StatusCode::FORBIDDEN, "bad_origin"),
-            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
-            RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
-            BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
-            NotViaGrip => (StatusCode::FORBIDDEN, "not_via_grip"),
-            BadCapability => (StatusCode::FORBIDDEN, "bad_capability"),
-            Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            NoRoute => (StatusCode::NOT_FOUND, "no_route"),
-            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            BadOrigin => (StatusCode::FORBIDDEN, Code::BadOrigin),
+            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, Code::RateLimited),
+            Overloaded => (StatusCode::SERVICE_UNAVAILABLE, Code::Overloaded),
+            RequestTimeout => (StatusCode::REQUEST_TIMEOUT, Code::Timeout),
+            BadCredentials => (StatusCode::UNAUTHORIZED, Code::BadCredentials),
+            NotViaGrip => (StatusCode::FORBIDDEN, Code::NotViaGrip),
+            BadCapability => (StatusCode::FORBIDDEN, Code::BadCapability),
+            Forbidden(_) => (StatusCode::FORBIDDEN, Code::Forbidden),
+            NotFound(_) => (StatusCode::NOT_FOUND, Code::NotFound),
+            Conflict(_) => (StatusCode::CONFLICT, Code::Conflict),
+            NoRoute => (StatusCode::NOT_FOUND, Code::NoRoute),
+            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, Code::MethodNotAllowed),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, Code::Internal),
         }
     }
 
@@ -110,7 +110,10 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        ApiError::Internal(err.into())
+        match err {
+            StoreError::TooLarge(bytes) => ApiError::EntryTooLarge(bytes),
+            err => ApiError::Internal(err.into()),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use shared::api::{self, AddMember, CreateRoom, Credentials, Invalid, PostMessage};
+use shared::api::{self, AddMember, CreateRoom, Credentials, EditMessage, Invalid, PostMessage};
 
 use crate::error::ApiError;
 
@@ -37,6 +37,11 @@ impl Validate for AddMember {
 impl Validate for PostMessage {
     fn validate(&self) -> Result<(), Invalid> {
         PostMessage::validate(self)
+    }
+}
+impl Validate for EditMessage {
+    fn validate(&self) -> Result<(), Invalid> {
+        EditMessage::validate(self)
     }
 }
 

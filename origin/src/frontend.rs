@@ -12,8 +12,8 @@ use axum::response::Response;
 use axum::routing::get_service;
 use tower_http::services::{ServeDir, ServeFile};
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// A router that answers GET and HEAD from `dir`, and anything else with a JSON 405.
 pub fn routes(dir: &Path) -> Router<AppState> {

@@ -1,4 +1,6 @@
-//! Proof that a request came through the GRIP proxy (Fanout or Pushpin): the `Grip-Sig` JWT.
+//! GRIP, the origin's side of the conversation with Fanout/Pushpin: proof that a stream request
+//! came through the proxy (the `Grip-Sig` JWT, checked by a layer on every stream route), and
+//! the instructions a stream request is answered with ([`Subscribe`]).
 //!
 //! Stream endpoints answer with GRIP instructions (hold this connection, subscribe it to that
 //! channel). Only the proxy may receive those: a client that reached the origin directly must
@@ -6,12 +8,15 @@
 //! so the origin verifies that signature (key, algorithm, `exp`, and `iss` when configured);
 //! mere presence of the header proves nothing.
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use jsonwebtoken::Validation;
 use serde::Deserialize;
+use shared::grip::{self, Hold};
+use shared::wsoh::{self, WsEvent};
 
-use crate::app::AppState;
 use crate::config::GripConfig;
 use crate::error::ApiError;
 
@@ -45,25 +50,98 @@ impl GripVerifier {
     }
 }
 
-/// Extractor that admits only requests with a valid `Grip-Sig`; others get 403 `not_via_grip`.
-pub struct ViaGrip;
-
-impl FromRequestParts<AppState> for ViaGrip {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(shared::grip::SIG)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::NotViaGrip)?;
-        if state.grip.verify(token) {
-            Ok(ViaGrip)
-        } else {
+/// Middleware for the stream routes: admits only requests with a valid `Grip-Sig`; others get
+/// 403 `not_via_grip` before any handler runs, so no stream handler can forget the check.
+pub async fn require_grip(
+    State(verifier): State<GripVerifier>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let token = request
+        .headers()
+        .get(grip::SIG)
+        .and_then(|v| v.to_str().ok());
+    match token {
+        Some(token) if verifier.verify(token) => next.run(request).await,
+        Some(_) => {
             tracing::warn!("rejected a stream request with an invalid Grip-Sig");
-            Err(ApiError::NotViaGrip)
+            ApiError::NotViaGrip.into_response()
+        }
+        None => ApiError::NotViaGrip.into_response(),
+    }
+}
+
+/// How often an idle SSE stream gets a keep-alive comment, in seconds.
+const KEEP_ALIVE_SECS: u32 = 30;
+
+/// The instructions that make a stream live: hold it (or, for a WebSocket, keep it), subscribe
+/// it to channels, each with the id of the last item the stream already has (`prev-id`), and
+/// where the proxy fetches what it missed (the next link). The one builder SSE, long-poll and
+/// WebSocket answers share.
+#[derive(Debug, Default)]
+pub struct Subscribe {
+    /// Channel names, each with its `prev-id` (only the channel whose items are numbered has one).
+    pub channels: Vec<(String, Option<String>)>,
+    /// The `Grip-Link` value.
+    pub next_link: Option<String>,
+}
+
+impl Subscribe {
+    /// An SSE stream: hold it open, with keep-alives.
+    pub fn stream(self, headers: &mut HeaderMap) {
+        headers.insert(grip::HOLD, HeaderValue::from_static(Hold::Stream.as_str()));
+        headers.insert(
+            grip::KEEP_ALIVE,
+            value(grip::keep_alive(
+                &shared::sse::comment("keep-alive"),
+                KEEP_ALIVE_SECS,
+            )),
+        );
+        self.headers(headers);
+    }
+
+    /// A long-poll: hold the request until an item is published, or `timeout_secs`.
+    pub fn response(self, timeout_secs: u64, headers: &mut HeaderMap) {
+        headers.insert(
+            grip::HOLD,
+            HeaderValue::from_static(Hold::Response.as_str()),
+        );
+        headers.insert(grip::TIMEOUT, value(timeout_secs.to_string()));
+        self.headers(headers);
+    }
+
+    /// A WebSocket: control messages that subscribe the connection. (The proxy keeps no position
+    /// for sockets, so `prev-id`s and next links do not apply; clients resume themselves.)
+    pub fn socket(self) -> Vec<WsEvent> {
+        self.channels
+            .iter()
+            .map(|(name, _)| wsoh::subscribe(name))
+            .collect()
+    }
+
+    fn headers(self, headers: &mut HeaderMap) {
+        let channels = self
+            .channels
+            .iter()
+            .map(|(name, prev)| grip::channel(name, prev.as_deref()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        headers.insert(grip::CHANNEL, value(channels));
+        if let Some(link) = self.next_link {
+            headers.insert(grip::LINK, value(link));
         }
     }
+}
+
+/// Only the next link of a stream not yet caught up: no hold, so the proxy sends this page and
+/// fetches the link at once.
+pub fn next_page(link: String, headers: &mut HeaderMap) {
+    headers.insert(grip::LINK, value(link));
+}
+
+/// A header value built from parts that are ASCII by construction (names, ids, signed tokens).
+fn value(value: String) -> HeaderValue {
+    HeaderValue::try_from(value).expect("GRIP header values are ASCII")
 }
 
 #[cfg(test)]

@@ -13,14 +13,15 @@
 //! by side against one Postgres.
 //!
 //! # Layout
-//! - [`config`]: settings from the environment, checked at start-up.
-//! - [`app`]: shared state and the router; [`routes`]: the JSON API; [`stream`]: SSE,
-//!   WebSocket-over-HTTP and long-poll.
-//! - [`store`]: SQLite or Postgres through sqlx; [`post`]: store-then-publish, in order;
-//!   [`publish`]: the batching, retrying publisher; [`heads`]: a quiet room's position, so no
-//!   subscriber keeps a stale tail; [`replay`]: what a subscriber missed.
-//! - [`auth`]: passwords, sessions and their tokens; [`access`]: who may see a room; [`grip`]:
-//!   proof a request came through the proxy; [`capability`]: the proxy's authority to fetch
+//! - [`channel`]: **the core**, for any kind of entry: append (seq, store, publish in order),
+//!   replay, heads, the publisher, and the SSE / WebSocket-over-HTTP / long-poll endpoints.
+//! - [`chat`]: rooms and messages, one feature on the core; [`dashboard`]: live figures of the
+//!   origin itself, another, built as a fork would build it.
+//! - [`config`]: settings from the environment, checked at start-up; [`state`]: what handlers
+//!   share; [`app`]: the router and its layers; [`routes`]: accounts, health, metrics.
+//! - [`store`]: SQLite or Postgres through sqlx.
+//! - [`auth`]: passwords, sessions and their tokens; [`grip`]: proof a request came through the
+//!   proxy, and the instructions that answer it; [`capability`]: the proxy's authority to fetch
 //!   one stream's next link; [`revoke`]: ending streams when access ends; [`limits`]: rate
 //!   limits and how many password hashes run at once.
 //! - [`error`]: every failure and its HTTP answer; [`extract`]: extractors that fail with it.
@@ -28,27 +29,25 @@
 //! - [`binary`]: the program around [`run`] (environment, signals); [`server`]: the accept
 //!   loop, with its timeouts and connection limit.
 
-pub mod access;
 pub mod app;
 pub mod auth;
 pub mod binary;
 pub mod capability;
+pub mod channel;
+pub mod chat;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod frontend;
 pub mod grip;
-pub mod heads;
 pub mod limits;
 pub mod metrics;
-pub mod post;
-pub mod publish;
-pub mod replay;
 pub mod revoke;
 pub mod routes;
 pub mod server;
+pub mod state;
 pub mod store;
-pub mod stream;
 pub mod telemetry;
 
 use std::future::Future;
@@ -57,11 +56,18 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::app::AppState;
+use crate::channel::Channels;
+use crate::channel::heads::{Announcer, Heads};
+use crate::channel::publish::Publisher;
 use crate::config::Config;
-use crate::heads::{Announcer, Heads};
-use crate::publish::Publisher;
+use crate::state::{AppState, Auth, SiteState, StreamSettings};
 use crate::store::Store;
+
+/// How often the rate limiters forget clients that went quiet.
+const LIMITS_SWEEP: Duration = Duration::from_secs(60);
+
+/// How long, at shutdown, what is still queued may take to publish.
+const PUBLISH_DRAIN: Duration = Duration::from_secs(10);
 
 /// Serves the origin on `listener` until `shutdown` completes, then finishes in-flight requests,
 /// sends what is still queued for publishing, and closes the database.
@@ -74,13 +80,18 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let store = Store::connect(&config.database_url).await?;
     let metrics = Arc::new(metrics::Metrics::default());
-    let room_locks = Arc::new(post::RoomLocks::new(64));
     let (heads, inbox) = Heads::channel();
     let (publisher, publishing) = Publisher::spawn(&config.grip, metrics.clone(), heads.clone());
+    let channels = Channels {
+        store: store.clone(),
+        locks: Arc::default(),
+        publisher,
+        heads,
+    };
     let announcing = Announcer {
         store: store.clone(),
-        locks: room_locks.clone(),
-        publisher: publisher.clone(),
+        locks: channels.locks.clone(),
+        publisher: channels.publisher.clone(),
         metrics: metrics.clone(),
     }
     .spawn(inbox);
@@ -88,39 +99,65 @@ pub async fn run(
     let sweeping = tokio::spawn({
         let limits = limits.clone();
         async move {
-            let mut every = tokio::time::interval(Duration::from_secs(60));
+            let mut every = tokio::time::interval(LIMITS_SWEEP);
             loop {
                 every.tick().await;
                 limits.sweep();
             }
         }
     });
-    let state = AppState {
-        metrics,
+    let sweeping_presence = chat::presence::Sweeper {
         store: store.clone(),
-        sessions: auth::Sessions::new(&config.session_secret, config.site.https),
-        capabilities: capability::Capabilities::new(&config.session_secret),
+        publisher: channels.publisher.clone(),
+        ttl: config.presence_ttl,
+    }
+    .spawn();
+    let sampling = config.dashboard.clone().map(|(interval, origin)| {
+        dashboard::Sampler {
+            channels: channels.clone(),
+            metrics: metrics.clone(),
+            interval,
+            origin,
+        }
+        .spawn()
+    });
+    let state = AppState {
+        store: store.clone(),
+        channels,
+        auth: Auth {
+            sessions: auth::Sessions::new(&config.session_secret, config.site.https),
+            capabilities: capability::Capabilities::new(&config.session_secret),
+        },
         grip: grip::GripVerifier::new(&config.grip),
-        publisher,
-        heads,
-        room_locks,
         limits,
-        allowed_origins: config.site.allowed_origins.clone().into(),
-        poll_timeout: config.poll_timeout,
-        replay_page: config.replay_page,
+        metrics,
+        site: SiteState {
+            allowed_origins: config.site.allowed_origins.clone().into(),
+        },
+        streams: StreamSettings {
+            poll_timeout: config.poll_timeout,
+            replay_page: config.replay_page,
+        },
+        presence_ttl: config.presence_ttl,
     };
+    // The features: chat, and the dashboard beside it.
+    let features = chat::routes(&state.grip).merge(dashboard::routes(&state.grip));
     tracing::info!(addr = %listener.local_addr()?, backend = ?store.backend(), "origin listening");
     server::serve(
         listener,
-        app::router(state, config.frontend_dir.as_deref()),
+        app::router(state, features, config.frontend_dir.as_deref()),
         shutdown,
     )
     .await;
     sweeping.abort();
-    // The router is gone; once the announcer is too, so is the last publisher handle, and the
-    // publishing task drains its queue and ends.
+    sweeping_presence.abort();
+    if let Some(sampling) = sampling {
+        sampling.abort();
+    }
+    // The router and the sampler are gone; once the announcer is too, so is the last publisher
+    // handle, and the publishing task drains its queue and ends.
     announcing.stop().await;
-    if tokio::time::timeout(Duration::from_secs(10), publishing)
+    if tokio::time::timeout(PUBLISH_DRAIN, publishing)
         .await
         .is_err()
     {

@@ -1,5 +1,6 @@
 //! Limits on what one client can make the origin do: how many password hashes run at once, and
-//! how often one address, one name or one user may sign in, post, resume or create rooms.
+//! how often one address, one name or one user may sign in, post, resume, create rooms, say
+//! they are typing or send presence heartbeats.
 //!
 //! Password hashing is slow on purpose (argon2id, 19 MiB each): unbounded, a burst of sign-ins
 //! would take every core and the blocking pool's 512 threads. Rate limits use `governor`
@@ -63,6 +64,20 @@ const RESUMES_PER_USER: Rate = Rate {
     per: 50,
     every: Duration::from_secs(1),
 };
+/// Typing signals by one user: the composer sends one every `shared::chat::TYPING_EVERY` at
+/// most; more is a flood, refused before anything is published, so it costs nobody else.
+const TYPING_PER_USER: Rate = Rate {
+    burst: 3,
+    per: 1,
+    every: Duration::from_secs(1),
+};
+/// Presence heartbeats by one user, each a database write: one per open room and tab every
+/// `shared::chat::HEARTBEAT`, and the bursts of a reconnect.
+const HEARTBEATS_PER_USER: Rate = Rate {
+    burst: 30,
+    per: 2,
+    every: Duration::from_secs(1),
+};
 /// Rooms created by one user.
 const ROOMS_PER_USER: Rate = Rate {
     burst: 10,
@@ -77,6 +92,8 @@ pub enum Action<'a> {
     Post(Uuid),
     Resume(Uuid),
     CreateRoom(Uuid),
+    Typing(Uuid),
+    Heartbeat(Uuid),
 }
 
 /// Every limit of the origin; cheap to clone.
@@ -88,6 +105,8 @@ pub struct Limits {
     posts: Arc<DefaultKeyedRateLimiter<Uuid>>,
     resumes: Arc<DefaultKeyedRateLimiter<Uuid>>,
     rooms: Arc<DefaultKeyedRateLimiter<Uuid>>,
+    typing: Arc<DefaultKeyedRateLimiter<Uuid>>,
+    heartbeats: Arc<DefaultKeyedRateLimiter<Uuid>>,
 }
 
 impl Default for Limits {
@@ -102,6 +121,8 @@ impl Default for Limits {
             posts: keyed(&POSTS_PER_USER),
             resumes: keyed(&RESUMES_PER_USER),
             rooms: keyed(&ROOMS_PER_USER),
+            typing: keyed(&TYPING_PER_USER),
+            heartbeats: keyed(&HEARTBEATS_PER_USER),
         }
     }
 }
@@ -117,6 +138,8 @@ impl Limits {
             Action::Post(user) => check(&self.posts, &user),
             Action::Resume(user) => check(&self.resumes, &user),
             Action::CreateRoom(user) => check(&self.rooms, &user),
+            Action::Typing(user) => check(&self.typing, &user),
+            Action::Heartbeat(user) => check(&self.heartbeats, &user),
         }
     }
 
@@ -133,6 +156,8 @@ impl Limits {
         self.posts.retain_recent();
         self.resumes.retain_recent();
         self.rooms.retain_recent();
+        self.typing.retain_recent();
+        self.heartbeats.retain_recent();
     }
 }
 

@@ -1,14 +1,22 @@
 //! Counters in Prometheus' text format at `GET /metrics`: what operators graph, and what tests
-//! wait on ("the origin has answered a hold") instead of sleeping.
+//! wait on ("the origin has answered a hold") instead of sleeping. The dashboard's sampler reads
+//! them too, with two windows of its own that Prometheus has no good shape for: posts per room
+//! (rooms are too many for labels) and publish latency.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
+use shared::subscription::Transport;
 
-/// Which kind of subscriber a hold was answered for.
+/// Which kind of subscriber a hold was answered for (`shared::subscription::Transport`, as a
+/// label).
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-pub enum Transport {
+pub enum TransportValue {
     Sse,
     Ws,
     Poll,
@@ -16,7 +24,18 @@ pub enum Transport {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TransportLabel {
-    pub transport: Transport,
+    pub transport: TransportValue,
+}
+
+impl From<Transport> for TransportLabel {
+    fn from(transport: Transport) -> Self {
+        let transport = match transport {
+            Transport::EventSource => TransportValue::Sse,
+            Transport::WebSocket => TransportValue::Ws,
+            Transport::LongPoll => TransportValue::Poll,
+        };
+        TransportLabel { transport }
+    }
 }
 
 /// Why the publisher lost an item (see `publish`).
@@ -50,8 +69,38 @@ pub struct Metrics {
     pub published: Counter,
     /// Items lost by the publisher, by reason; their rooms are announced (`heads`).
     pub publish_dropped: Family<ReasonLabel, Counter>,
-    /// Heads published: a quiet room's position (`heads`).
+    /// Heads published: a quiet channel's position (`heads`).
     pub heads: Counter,
+    /// Posts per room since the sampler last looked.
+    pub room_posts: Mutex<HashMap<String, u64>>,
+    /// Publish latency since the sampler last looked.
+    pub publish_latency: LatencyWindow,
+}
+
+/// Durations recorded since the last [`LatencyWindow::take`].
+#[derive(Default)]
+pub struct LatencyWindow(Mutex<Latency>);
+
+/// What a [`LatencyWindow`] saw.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Latency {
+    pub count: u64,
+    pub total: Duration,
+    pub max: Duration,
+}
+
+impl LatencyWindow {
+    pub fn record(&self, took: Duration) {
+        let mut window = self.0.lock().expect("latency lock");
+        window.count += 1;
+        window.total += took;
+        window.max = window.max.max(took);
+    }
+
+    /// What was recorded, and a fresh start.
+    pub fn take(&self) -> Latency {
+        std::mem::take(&mut *self.0.lock().expect("latency lock"))
+    }
 }
 
 impl Default for Metrics {
@@ -96,21 +145,52 @@ impl Default for Metrics {
             published,
             publish_dropped,
             heads,
+            room_posts: Mutex::default(),
+            publish_latency: LatencyWindow::default(),
         }
     }
 }
 
 impl Metrics {
     pub fn hold(&self, transport: Transport) {
-        self.holds
-            .get_or_create(&TransportLabel { transport })
-            .inc();
+        self.holds.get_or_create(&transport.into()).inc();
     }
 
     pub fn recovery(&self, transport: Transport) {
-        self.recoveries
-            .get_or_create(&TransportLabel { transport })
-            .inc();
+        self.recoveries.get_or_create(&transport.into()).inc();
+    }
+
+    /// A message was posted to room `slug`.
+    pub fn posted(&self, slug: &str) {
+        self.posts.inc();
+        let mut rooms = self.room_posts.lock().expect("room posts lock");
+        match rooms.get_mut(slug) {
+            Some(count) => *count += 1,
+            None => {
+                rooms.insert(slug.to_owned(), 1);
+            }
+        }
+    }
+
+    /// Posts per room since the last call.
+    pub fn take_room_posts(&self) -> HashMap<String, u64> {
+        std::mem::take(&mut *self.room_posts.lock().expect("room posts lock"))
+    }
+
+    /// Total holds, all transports.
+    pub fn holds_total(&self) -> u64 {
+        Transport::ALL
+            .into_iter()
+            .map(|t| self.holds.get_or_create(&t.into()).get())
+            .sum()
+    }
+
+    /// Total recoveries, all transports.
+    pub fn recoveries_total(&self) -> u64 {
+        Transport::ALL
+            .into_iter()
+            .map(|t| self.recoveries.get_or_create(&t.into()).get())
+            .sum()
     }
 
     pub fn dropped(&self, reason: DropReason) {

@@ -1,14 +1,15 @@
 //! Ending streams when access ends: a session signed out (or out everywhere), a member removed
 //! from a private room. Each stream joins a channel for its session and, in a private room, one
-//! for its member (`stream::Access::channels`); publishing the closing items there ends every
+//! for its member (`channel::stream::Access::subscribe`); publishing the closing items there ends every
 //! such stream at once, whatever transport holds it. Should that publish be lost, each stream
 //! still ends at its next-link refresh, which checks the session and the membership again.
 
-use shared::message::{member_channel, session_channel};
+use shared::chat::member_channel;
+use shared::session::session_channel;
 use uuid::Uuid;
 
+use crate::channel::publish::{Kind, Publisher, closing_items};
 use crate::error::ApiError;
-use crate::publish::{Kind, Publisher, closing_items};
 
 /// Ends every stream opened in session `sid`.
 pub fn end_session_streams(publisher: &Publisher, sid: &Uuid) {

@@ -1,12 +1,17 @@
 //! The store suite, run against SQLite and Postgres alike: one binary, two stores, same answers.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use anyhow::ensure;
 use e2e::{Db, TestDatabase, on_both_databases};
-use origin::store::{NewMessage, Store, StoreError};
+use origin::store::{Channel, Store, StoreError, Stored};
 use shared::api::{Room, User};
+use shared::chat::Message;
 use shared::publish::ChainId;
+use sqlx::AnyPool;
+use sqlx::migrate::Migrator;
+use uuid::Uuid;
 
 on_both_databases!(
     names_and_slugs_are_unique,
@@ -17,12 +22,48 @@ on_both_databases!(
     a_client_id_posts_once_even_when_raced,
     pages_read_forwards_and_backwards,
     the_publish_chain_links_messages_and_heads,
+    a_refused_entry_leaves_no_trace,
+    channels_that_forget_keep_their_seqs,
+    messages_survive_the_move_to_channels,
 );
 
 async fn fresh(db: Db) -> anyhow::Result<(Store, TestDatabase)> {
     let database = TestDatabase::create(db).await?;
     let store = Store::connect(&database.url).await?;
     Ok((store, database))
+}
+
+/// Appends a chat message by `author`, deduplicated by its `client_id` as chat does; returns
+/// the message, whether it is new, and the chain link its publish follows.
+async fn post(
+    store: &Store,
+    channel: &Channel,
+    author: &User,
+    client_id: &str,
+    body: &str,
+) -> anyhow::Result<(Message, bool, ChainId)> {
+    let dedupe = format!("{} {client_id}", author.id);
+    let stored = store
+        .append(channel.id, Some(&dedupe), |slot| {
+            let message = Message {
+                room: channel.name.trim_start_matches("room-").to_owned(),
+                seq: slot.seq,
+                id: Uuid::new_v4(),
+                author: author.name.clone(),
+                body: body.to_owned(),
+                sent_at: time::OffsetDateTime::now_utc(),
+                client_id: client_id.to_owned(),
+                edited_at: None,
+                deleted: false,
+                amends: None,
+            };
+            Ok((message, slot.follows))
+        })
+        .await?;
+    Ok(match stored {
+        Stored::New { entry, with } => (entry, true, with),
+        Stored::Existing(entry) => (entry, false, ChainId::message(0)),
+    })
 }
 
 fn room(slug: &str, private: bool) -> Room {
@@ -49,7 +90,12 @@ async fn names_and_slugs_are_unique(db: Db) -> anyhow::Result<()> {
         Err(StoreError::Conflict)
     ));
     let lobby = store.room_by_slug("lobby").await?.unwrap();
-    ensure!(lobby.room == room("lobby", false) && lobby.owner_id == ann.id && lobby.last_seq == 0);
+    ensure!(
+        lobby.room == room("lobby", false)
+            && lobby.owner_id == ann.id
+            && lobby.channel.name == "room-lobby"
+            && lobby.channel.last_seq == 0
+    );
     Ok(())
 }
 
@@ -111,20 +157,23 @@ async fn private_rooms_are_visible_to_members_only(db: Db) -> anyhow::Result<()>
         "pages are by slug"
     );
     ensure!(slugs(store.rooms_visible_to(ann.id, "open", 1).await?) == ["secret"]);
+    let may = |user| store.room_for("secret", user);
+    ensure!(may(ann.id).await?.is_some(), "the owner is a member");
+    ensure!(may(bob.id).await?.is_none());
     ensure!(
-        store.may_access(&secret, ann.id).await?,
-        "the owner is a member"
+        store.room_for("open", bob.id).await?.is_some(),
+        "a public room is anyone's"
     );
-    ensure!(!store.may_access(&secret, bob.id).await?);
+    ensure!(store.room_for("nowhere", bob.id).await?.is_none());
 
     store.add_member(&secret, bob.id).await?;
     store.add_member(&secret, bob.id).await?;
-    ensure!(store.may_access(&secret, bob.id).await?);
+    ensure!(may(bob.id).await?.is_some());
     ensure!(slugs(visible(bob.id).await?) == ["open", "secret"]);
 
     ensure!(store.remove_member(&secret, bob.id).await?);
     ensure!(!store.remove_member(&secret, bob.id).await?, "once");
-    ensure!(!store.may_access(&secret, bob.id).await?);
+    ensure!(may(bob.id).await?.is_none());
     Ok(())
 }
 
@@ -143,16 +192,11 @@ async fn concurrent_posts_get_gapless_seqs(db: Db) -> anyhow::Result<()> {
             let mut seqs = Vec::new();
             for i in 0..EACH {
                 let client_id = format!("w{writer}-{i}");
-                let new = NewMessage {
-                    author: &ann,
-                    body: "x",
-                    client_id: &client_id,
-                };
-                let appended = store.append_message(&lobby, new).await?;
-                anyhow::ensure!(appended.is_new());
-                seqs.push(appended.message.seq);
+                let (message, new, _) = post(&store, &lobby.channel, &ann, &client_id, "x").await?;
+                anyhow::ensure!(new);
+                seqs.push(message.seq);
                 // Interleave a second room: its seqs must not disturb the first.
-                store.append_message(&other, new).await?;
+                post(&store, &other.channel, &ann, &client_id, "x").await?;
             }
             anyhow::Ok(seqs)
         }));
@@ -165,8 +209,8 @@ async fn concurrent_posts_get_gapless_seqs(db: Db) -> anyhow::Result<()> {
     }
     let total = (WRITERS * EACH) as u64;
     ensure!(all == (1..=total).collect(), "seqs are exactly 1..={total}");
-    ensure!(store.room_by_slug("lobby").await?.unwrap().last_seq == total);
-    ensure!(store.room_by_slug("other").await?.unwrap().last_seq == total);
+    ensure!(store.room_by_slug("lobby").await?.unwrap().channel.last_seq == total);
+    ensure!(store.room_by_slug("other").await?.unwrap().channel.last_seq == total);
     Ok(())
 }
 
@@ -180,20 +224,15 @@ async fn a_client_id_posts_once_even_when_raced(db: Db) -> anyhow::Result<()> {
     for _ in 0..10 {
         let (store, ann, lobby) = (store.clone(), ann.clone(), lobby.clone());
         tasks.push(tokio::spawn(async move {
-            let new = NewMessage {
-                author: &ann,
-                body: "once",
-                client_id: "same",
-            };
-            store.append_message(&lobby, new).await
+            post(&store, &lobby.channel, &ann, "same", "once").await
         }));
     }
     let mut created = 0;
     let mut ids = BTreeSet::new();
     for task in tasks {
-        let appended = task.await??;
-        created += usize::from(appended.is_new());
-        ids.insert(appended.message.id);
+        let (message, new, _) = task.await??;
+        created += usize::from(new);
+        ids.insert(message.id);
     }
     ensure!(
         created == 1 && ids.len() == 1,
@@ -202,16 +241,11 @@ async fn a_client_id_posts_once_even_when_raced(db: Db) -> anyhow::Result<()> {
     );
 
     // The same client_id from someone else is their own message.
-    let new = NewMessage {
-        author: &bob,
-        body: "mine",
-        client_id: "same",
-    };
-    let appended = store.append_message(&lobby, new).await?;
+    let (message, new, _) = post(&store, &lobby.channel, &bob, "same", "mine").await?;
     ensure!(
-        appended.is_new() && appended.message.seq == 2,
+        new && message.seq == 2,
         "no seq was burnt by the race: {}",
-        appended.message.seq
+        message.seq
     );
     Ok(())
 }
@@ -221,26 +255,23 @@ async fn pages_read_forwards_and_backwards(db: Db) -> anyhow::Result<()> {
     let ann = store.create_user("ann", "h").await?;
     let lobby = store.create_room(&room("lobby", false), ann.id).await?;
     for i in 1..=10 {
-        let client_id = format!("c{i}");
-        let body = format!("m{i}");
-        store
-            .append_message(
-                &lobby,
-                NewMessage {
-                    author: &ann,
-                    body: &body,
-                    client_id: &client_id,
-                },
-            )
-            .await?;
+        post(
+            &store,
+            &lobby.channel,
+            &ann,
+            &format!("c{i}"),
+            &format!("m{i}"),
+        )
+        .await?;
     }
-    let seqs = |m: Vec<shared::message::Message>| m.into_iter().map(|m| m.seq).collect::<Vec<_>>();
-    ensure!(seqs(store.messages_after(&lobby, 7, 100).await?) == [8, 9, 10]);
-    ensure!(seqs(store.messages_after(&lobby, 0, 3).await?) == [1, 2, 3]);
-    ensure!(seqs(store.messages_after(&lobby, 10, 3).await?).is_empty());
-    ensure!(seqs(store.messages_before(&lobby, None, 3).await?) == [8, 9, 10]);
-    ensure!(seqs(store.messages_before(&lobby, Some(4), 10).await?) == [1, 2, 3]);
-    let m = store.messages_after(&lobby, 4, 1).await?.remove(0);
+    let id = lobby.channel.id;
+    let seqs = |m: Vec<Message>| m.into_iter().map(|m| m.seq).collect::<Vec<_>>();
+    ensure!(seqs(store.entries_after(id, 7, 100).await?) == [8, 9, 10]);
+    ensure!(seqs(store.entries_after(id, 0, 3).await?) == [1, 2, 3]);
+    ensure!(seqs(store.entries_after(id, 10, 3).await?).is_empty());
+    ensure!(seqs(store.entries_before(id, None, 3).await?) == [8, 9, 10]);
+    ensure!(seqs(store.entries_before(id, Some(4), 10).await?) == [1, 2, 3]);
+    let m: Message = store.entries_after(id, 4, 1).await?.remove(0);
     ensure!(m.body == "m5" && m.author == "ann" && m.room == "lobby" && m.client_id == "c5");
     Ok(())
 }
@@ -253,23 +284,20 @@ async fn the_publish_chain_links_messages_and_heads(db: Db) -> anyhow::Result<()
     let post = |client_id: &'static str| {
         let (store, ann, lobby) = (store.clone(), ann.clone(), lobby.clone());
         async move {
-            let new = NewMessage {
-                author: &ann,
-                body: "x",
-                client_id,
-            };
-            anyhow::Ok(store.append_message(&lobby, new).await?.follows)
+            let (_, new, follows) = post(&store, &lobby.channel, &ann, client_id, "x").await?;
+            anyhow::Ok(new.then_some(follows))
         }
     };
-    let tail = || async { anyhow::Ok(store.room_by_slug("lobby").await?.unwrap().chain) };
+    let tail = || async { anyhow::Ok(store.room_by_slug("lobby").await?.unwrap().channel.chain) };
+    let id = lobby.channel.id;
 
     ensure!(
         tail().await? == link(0, 0),
         "an empty room's chain starts at 0"
     );
     ensure!(post("c1").await? == Some(link(0, 0)));
-    ensure!(store.announce_head(lobby.id).await? == Some(link(1, 1)));
-    ensure!(store.announce_head(lobby.id).await? == Some(link(1, 2)));
+    ensure!(store.announce_head(id).await? == Some(link(1, 1)));
+    ensure!(store.announce_head(id).await? == Some(link(1, 2)));
     ensure!(tail().await? == link(1, 2), "holds read the tail");
     ensure!(
         post("c2").await? == Some(link(1, 2)),
@@ -281,15 +309,152 @@ async fn the_publish_chain_links_messages_and_heads(db: Db) -> anyhow::Result<()
     );
     ensure!(post("c3").await? == Some(link(2, 0)));
     ensure!(post("c3").await?.is_none(), "a retry publishes nothing");
-    ensure!(store.announce_head(lobby.id).await? == Some(link(3, 1)));
+    ensure!(store.announce_head(id).await? == Some(link(3, 1)));
     ensure!(
         store.announce_head(i64::MAX).await?.is_none(),
-        "no such room"
+        "no such channel"
     );
 
-    let lately = store.rooms_active_since(0).await?;
-    ensure!(lately == vec![(lobby.id, "lobby".to_owned())], "{lately:?}");
+    let lately = store.channels_active_since(0).await?;
+    ensure!(lately == vec![(id, "room-lobby".to_owned())], "{lately:?}");
     let future = i64::MAX;
-    ensure!(store.rooms_active_since(future).await?.is_empty());
+    ensure!(store.channels_active_since(future).await?.is_empty());
+    Ok(())
+}
+
+async fn a_refused_entry_leaves_no_trace(db: Db) -> anyhow::Result<()> {
+    let (store, _db) = fresh(db).await?;
+    let ann = store.create_user("ann", "h").await?;
+    let lobby = store.create_room(&room("lobby", false), ann.id).await?;
+    let refused = store
+        .append::<Message, ()>(lobby.channel.id, None, |_| {
+            Err(StoreError::TooLarge(70_000))
+        })
+        .await;
+    ensure!(matches!(refused, Err(StoreError::TooLarge(70_000))));
+    let (message, _, _) = post(&store, &lobby.channel, &ann, "c1", "after").await?;
+    ensure!(message.seq == 1, "the refused entry gave its seq back");
+    ensure!(store.last_seq(lobby.channel.id).await? == 1);
+    Ok(())
+}
+
+async fn channels_that_forget_keep_their_seqs(db: Db) -> anyhow::Result<()> {
+    let (store, _db) = fresh(db).await?;
+    let ann = store.create_user("ann", "h").await?;
+    let channel = store.ensure_channel("dashboard-test").await?;
+    ensure!(
+        store.ensure_channel("dashboard-test").await? == channel,
+        "created once"
+    );
+    for i in 1..=6 {
+        post(&store, &channel, &ann, &format!("c{i}"), "x").await?;
+    }
+    ensure!(store.forget_entries(channel.id, 4).await? == 4);
+    let kept: Vec<Message> = store.entries_after(channel.id, 0, 10).await?;
+    ensure!(kept.iter().map(|m| m.seq).collect::<Vec<_>>() == [5, 6]);
+    let (next, _, _) = post(&store, &channel, &ann, "c7", "x").await?;
+    ensure!(next.seq == 7, "seqs go on where they were");
+    Ok(())
+}
+
+/// A database of the release before the channel core (migrations 0001–0003: messages in their
+/// own table, seqs on the room) keeps every message through 0004, and the room goes on from
+/// there: the next post follows the old chain tail, and an old `client_id` still posts once.
+async fn messages_survive_the_move_to_channels(db: Db) -> anyhow::Result<()> {
+    let database = TestDatabase::create(db).await?;
+    let dir = match db {
+        Db::Sqlite => "migrations/sqlite",
+        Db::Postgres => "migrations/postgres",
+    };
+    let mut before = Migrator::new(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)).await?;
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version <= 3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    ensure!(before.migrations.len() == 3);
+    sqlx::any::install_default_drivers();
+    let pool = AnyPool::connect(&database.url).await?;
+    before.run(&pool).await?;
+
+    let ann = Uuid::new_v4();
+    let sent_at = 1_700_000_000_123_i64;
+    sqlx::query(
+        "INSERT INTO users (id, name, name_key, password_hash, created_at) \
+         VALUES ($1, 'Ann', 'ann', 'hash', 0)",
+    )
+    .bind(ann.to_string())
+    .execute(&pool)
+    .await?;
+    // The room had two messages and one head announced after the second.
+    sqlx::query(
+        "INSERT INTO rooms (slug, title, private, owner_id, last_seq, head_seq, heads, created_at) \
+         VALUES ('lobby', 'Lobby', FALSE, $1, 2, 2, 1, 0)",
+    )
+    .bind(ann.to_string())
+    .execute(&pool)
+    .await?;
+    let old: Vec<Message> = (1..=2)
+        .map(|seq| Message {
+            room: "lobby".into(),
+            seq,
+            id: Uuid::new_v4(),
+            author: "Ann".into(),
+            body: format!("before {seq}\n\"quoted\""),
+            sent_at: time::OffsetDateTime::from_unix_timestamp_nanos(
+                i128::from(sent_at + seq as i64) * 1_000_000,
+            )
+            .expect("a valid time"),
+            client_id: format!("c-{seq}"),
+            edited_at: None,
+            deleted: false,
+            amends: None,
+        })
+        .collect();
+    for message in &old {
+        sqlx::query(
+            "INSERT INTO messages (room_id, seq, id, author_id, author, body, client_id, sent_at) \
+             VALUES ((SELECT id FROM rooms WHERE slug = 'lobby'), $1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(message.seq as i64)
+        .bind(message.id.to_string())
+        .bind(ann.to_string())
+        .bind(&message.author)
+        .bind(&message.body)
+        .bind(&message.client_id)
+        .bind(sent_at + message.seq as i64)
+        .execute(&pool)
+        .await?;
+    }
+    pool.close().await;
+
+    // Connecting runs 0004.
+    let store = Store::connect(&database.url).await?;
+    let room = store
+        .room_for("lobby", ann)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the room is gone"))?;
+    ensure!(room.channel.name == "room-lobby");
+    ensure!(store.last_seq(room.channel.id).await? == 2);
+    let moved: Vec<Message> = store.entries_after(room.channel.id, 0, 10).await?;
+    ensure!(moved == old, "moved {moved:?}\nwanted {old:?}");
+
+    let author = User {
+        id: ann,
+        name: "Ann".into(),
+    };
+    let (next, new, follows) = post(&store, &room.channel, &author, "c-3", "after").await?;
+    ensure!(new && next.seq == 3);
+    ensure!(
+        follows == ChainId { seq: 2, heads: 1 },
+        "follows {follows:?}"
+    );
+    let (again, new, _) = post(&store, &room.channel, &author, "c-1", "a retry").await?;
+    ensure!(
+        !new && again == old[0],
+        "an old client_id posted again: {again:?}"
+    );
     Ok(())
 }

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::message::Message;
+use crate::chat::Message;
 
 /// Longest message body, in characters (not bytes, so every script gets the same room).
 pub const MAX_BODY_CHARS: usize = 4000;
@@ -150,25 +150,47 @@ impl PostMessage {
     }
 }
 
+/// `PATCH /api/rooms/{slug}/messages/{seq}`: the message's new text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditMessage {
+    pub body: String,
+}
+
+impl EditMessage {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        validate_body(&self.body)
+    }
+}
+
+/// The answer to a presence heartbeat: who is online in the room now (names, sorted), the
+/// caller included. It repairs whatever `joined`/`left` signals a client missed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    pub online: Vec<String>,
+}
+
+/// Longest device id (the app uses a UUID, 36 characters).
+pub const MAX_DEVICE_CHARS: usize = 64;
+
+/// A device id names one browser tab (or app) of a user: presence counts users, not
+/// connections, and a user is online while any of their devices is.
+pub fn validate_device(s: &str) -> Result<(), Invalid> {
+    let ok = !s.is_empty()
+        && s.len() <= MAX_DEVICE_CHARS
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    match ok {
+        true => Ok(()),
+        false => Err(Invalid::new(
+            "device",
+            format!("must be 1 to {MAX_DEVICE_CHARS} characters of [A-Za-z0-9-]"),
+        )),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageResponse {
     pub message: Message,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct MessagesResponse {
-    pub messages: Vec<Message>,
-}
-
-/// A long-poll's answer (`GET /api/rooms/{slug}/poll?after=SEQ`): the messages after `SEQ`,
-/// oldest first, or none when the hold timed out or the room only announced its position.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct PollResponse {
-    pub messages: Vec<Message>,
-    /// `SEQ` was ahead of the room (its database was restored from a backup, say): drop what is
-    /// shown; `messages` are the room's latest, to start over from.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub reset: bool,
 }
 
 /// Every non-2xx JSON reply: `{"error":{"code":"...","message":"..."}}`.
@@ -181,15 +203,91 @@ pub struct ErrorBody {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
+/// The `code` of every error the edge and the origin answer: one list, so a program can match
+/// on them and a new one is added in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A field broke its rule (422), or the body had the wrong fields.
+    Invalid,
+    BadJson,
+    NotJson,
+    TooLarge,
+    BadQuery,
+    BadCursor,
+    BadWebsocketEvents,
+    /// No session, an ended one, or conflicting credentials (401).
+    Unauthenticated,
+    BadCredentials,
+    BadOrigin,
+    RateLimited,
+    Overloaded,
+    Timeout,
+    NotViaGrip,
+    BadCapability,
+    Forbidden,
+    NotFound,
+    Conflict,
+    NoRoute,
+    MethodNotAllowed,
+    Internal,
+    /// The edge: the origin or Fanout could not be reached (503).
+    Unavailable,
+    /// The edge: the origin answered something that is not HTTP (502).
+    BadGateway,
+    /// A code this build does not know (a newer server): read the message.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The code as it appears in JSON.
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            Invalid => "invalid",
+            BadJson => "bad_json",
+            NotJson => "not_json",
+            TooLarge => "too_large",
+            BadQuery => "bad_query",
+            BadCursor => "bad_cursor",
+            BadWebsocketEvents => "bad_websocket_events",
+            Unauthenticated => "unauthenticated",
+            BadCredentials => "bad_credentials",
+            BadOrigin => "bad_origin",
+            RateLimited => "rate_limited",
+            Overloaded => "overloaded",
+            Timeout => "timeout",
+            NotViaGrip => "not_via_grip",
+            BadCapability => "bad_capability",
+            Forbidden => "forbidden",
+            NotFound => "not_found",
+            Conflict => "conflict",
+            NoRoute => "no_route",
+            MethodNotAllowed => "method_not_allowed",
+            Internal => "internal",
+            Unavailable => "unavailable",
+            BadGateway => "bad_gateway",
+            Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl ErrorBody {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             error: ErrorDetail {
-                code: code.into(),
+                code,
                 message: message.into(),
             },
         }
@@ -199,7 +297,7 @@ impl ErrorBody {
 impl From<Invalid> for ErrorBody {
     /// A validation failure, with the code the origin answers 422 with.
     fn from(invalid: Invalid) -> Self {
-        Self::new("invalid", invalid.to_string())
+        Self::new(ErrorCode::Invalid, invalid.to_string())
     }
 }
 

@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::ServerEvent;
+use crate::event::{Entry, ServerEvent};
 
 /// Fanout rejects a published item larger than this.
 pub const MAX_ITEM_BYTES: usize = 65_536;
@@ -104,11 +104,11 @@ impl Item {
     /// An item carrying `event` to SSE streams and WebSockets on `channel`:
     /// the stream gets [`ServerEvent::to_sse`] encoded, the socket gets
     /// [`ServerEvent::to_json`].
-    pub fn for_event(
+    pub fn for_event<E: Entry>(
         channel: impl Into<String>,
         id: Option<String>,
         prev_id: Option<String>,
-        event: &ServerEvent,
+        event: &ServerEvent<E>,
     ) -> Self {
         Self {
             channel: channel.into(),

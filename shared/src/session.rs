@@ -119,3 +119,9 @@ pub fn token_from<'a>(
         (cookie, bearer) => Ok(cookie.or(bearer)),
     }
 }
+
+/// The channel of one session: every stream a signed-in client opens joins it, whatever it
+/// follows, so that signing out (or out everywhere) can end them at once.
+pub fn session_channel(sid: &Uuid) -> String {
+    format!("session-{sid}")
+}

@@ -152,12 +152,26 @@ fn request_bodies_reject_unknown_fields() {
 #[test]
 fn error_body_shape() {
     assert_eq!(
-        serde_json::to_value(ErrorBody::new("not_found", "no such room")).unwrap(),
+        serde_json::to_value(ErrorBody::new(ErrorCode::NotFound, "no such room")).unwrap(),
         json!({"error": {"code": "not_found", "message": "no such room"}})
     );
     let from_invalid = ErrorBody::from(validate_slug("").unwrap_err());
-    assert_eq!(from_invalid.error.code, "invalid");
+    assert_eq!(from_invalid.error.code, ErrorCode::Invalid);
     assert!(from_invalid.error.message.starts_with("slug: "));
+    // A code this build does not know still reads, as `unknown`.
+    let newer: ErrorBody =
+        serde_json::from_value(json!({"error": {"code": "teapot", "message": "…"}})).unwrap();
+    assert_eq!(newer.error.code, ErrorCode::Unknown);
+    // Every code reads back as itself.
+    for code in [
+        ErrorCode::BadWebsocketEvents,
+        ErrorCode::NotViaGrip,
+        ErrorCode::BadGateway,
+    ] {
+        let json = serde_json::to_value(code).unwrap();
+        assert_eq!(json, json!(code.as_str()));
+        assert_eq!(serde_json::from_value::<ErrorCode>(json).unwrap(), code);
+    }
 }
 
 #[test]

@@ -1,8 +1,11 @@
 //! Exact JSON shapes of events, commands and publish items, and their SSE form.
 
 use serde_json::json;
-use shared::event::{ClientCommand, ServerEvent};
-use shared::message::{Message, room_channel};
+use shared::api::ErrorCode;
+use shared::chat::{Change, ChatCommand, ChatEvent, Command, Message, RoomSignal, room_channel};
+use shared::dashboard::{DashboardCommand, DashboardEvent, RoomPosts, Sample};
+use shared::event::Entry as _;
+use shared::event::{ClientCommand, Page, ServerEvent};
 use shared::publish::{
     Action, Formats, HttpResponse, HttpStream, Item, MAX_ITEM_BYTES, PublishRequest, WsMessage,
 };
@@ -20,6 +23,9 @@ fn message() -> Message {
         body: "hello\nworld".into(),
         sent_at: datetime!(2024-05-06 07:08:09.5 UTC),
         client_id: "c-1".into(),
+        edited_at: None,
+        deleted: false,
+        amends: None,
     }
 }
 
@@ -57,7 +63,7 @@ fn message_shape_and_channel() {
 fn server_event_shapes() {
     let cases = [
         (
-            ServerEvent::Message { message: message() },
+            ChatEvent::Entry(message()),
             json!({"type": "message", "message": message_json()}),
         ),
         (
@@ -81,7 +87,7 @@ fn server_event_shapes() {
         ),
         (
             ServerEvent::Error {
-                code: "invalid".into(),
+                code: ErrorCode::Invalid,
                 message: "body: too long".into(),
             },
             json!({"type": "error", "code": "invalid", "message": "body: too long"}),
@@ -89,25 +95,25 @@ fn server_event_shapes() {
     ];
     for (event, want) in cases {
         assert_eq!(value(&event.to_json()), want);
-        assert_eq!(serde_json::from_value::<ServerEvent>(want).unwrap(), event);
+        assert_eq!(ChatEvent::from_json(&want.to_string()).unwrap(), event);
     }
 }
 
 #[test]
 fn client_command_shapes() {
-    let send = ClientCommand::Send {
+    let send = ChatCommand::Own(Command::Send {
         body: "hi".into(),
         client_id: "c-2".into(),
-    };
+    });
     let want = json!({"type": "send", "body": "hi", "client_id": "c-2"});
-    assert_eq!(serde_json::to_value(&send).unwrap(), want);
-    assert_eq!(serde_json::from_value::<ClientCommand>(want).unwrap(), send);
+    assert_eq!(value(&send.to_json()), want);
+    assert_eq!(ChatCommand::from_json(&want.to_string()).unwrap(), send);
     assert_eq!(
-        serde_json::from_str::<ClientCommand>(r#"{"type":"resume","after":12}"#).unwrap(),
+        ChatCommand::from_json(r#"{"type":"resume","after":12}"#).unwrap(),
         ClientCommand::Resume { after: 12 }
     );
     assert_eq!(
-        value(&ClientCommand::Resume { after: 1 }.to_json()),
+        value(&ChatCommand::Resume { after: 1 }.to_json()),
         json!({"type": "resume", "after": 1})
     );
     for bad in [
@@ -117,13 +123,59 @@ fn client_command_shapes() {
         r#"{"after":1}"#,
         r#"{"type":"resume","after":-1}"#,
     ] {
-        assert!(serde_json::from_str::<ClientCommand>(bad).is_err(), "{bad}");
+        assert!(ChatCommand::from_json(bad).is_err(), "{bad}");
     }
+}
+
+/// A second kind of entry rides the same events: named by its `KIND`, paged under its `PLURAL`.
+#[test]
+fn a_dashboard_takes_resume_and_nothing_else() {
+    assert_eq!(
+        DashboardCommand::from_json(r#"{"type":"resume","after":3}"#).unwrap(),
+        ClientCommand::Resume { after: 3 }
+    );
+    for other in [
+        r#"{"type":"send","body":"hi","client_id":"c-1"}"#,
+        r#"{"type":"sample"}"#,
+    ] {
+        assert!(DashboardCommand::from_json(other).is_err(), "{other}");
+    }
+    let sample = Sample {
+        dashboard: "system".into(),
+        seq: 7,
+        at: datetime!(2024-05-06 07:08:09 UTC),
+        origin: "o1".into(),
+        interval_ms: 1000,
+        posts: 3,
+        streams: 1,
+        published: 4,
+        recoveries: 0,
+        publish_ms_mean: 1.5,
+        publish_ms_max: 2.0,
+        rooms: vec![RoomPosts {
+            room: "lobby".into(),
+            posts: 3,
+        }],
+    };
+    let event = DashboardEvent::Entry(sample.clone());
+    assert_eq!(value(&event.to_json())["type"], "sample");
+    let sse = event.to_sse();
+    assert_eq!(
+        (sse.id.as_deref(), sse.event.as_deref()),
+        (Some("7"), Some("sample"))
+    );
+    assert_eq!(DashboardEvent::from_sse(&sse).unwrap(), event);
+    let page = serde_json::to_value(Page::of(vec![sample])).unwrap();
+    assert_eq!(page["samples"][0]["posts"], 3);
+    assert!(
+        ChatEvent::from_sse(&sse).is_err(),
+        "a room stream refuses samples"
+    );
 }
 
 #[test]
 fn message_to_sse() {
-    let event = ServerEvent::Message { message: message() };
+    let event = ChatEvent::Entry(message());
     let sse = event.to_sse();
     assert_eq!(sse.id.as_deref(), Some("42"));
     assert_eq!(sse.event.as_deref(), Some("message"));
@@ -135,7 +187,7 @@ fn message_to_sse() {
 
     let decoded = SseDecoder::new().push(sse.encode().as_bytes()).unwrap();
     assert_eq!(decoded, vec![sse.clone()]);
-    assert_eq!(ServerEvent::from_sse(&decoded[0]).unwrap(), event);
+    assert_eq!(ChatEvent::from_sse(&decoded[0]).unwrap(), event);
 }
 
 #[test]
@@ -166,11 +218,11 @@ fn other_events_to_sse() {
         ),
         (
             ServerEvent::Error {
-                code: "x".into(),
+                code: ErrorCode::NotFound,
                 message: "y".into(),
             },
             "error",
-            json!({"code": "x", "message": "y"}),
+            json!({"code": "not_found", "message": "y"}),
         ),
     ];
     for (event, name, data) in cases {
@@ -178,11 +230,11 @@ fn other_events_to_sse() {
         assert_eq!(sse.id, None);
         assert_eq!(sse.event.as_deref(), Some(name));
         assert_eq!(value(&sse.data), data);
-        assert_eq!(ServerEvent::from_sse(&sse).unwrap(), event);
+        assert_eq!(ChatEvent::from_sse(&sse).unwrap(), event);
     }
-    assert!(ServerEvent::from_sse(&SseEvent::message("[1]")).is_err());
-    assert!(ServerEvent::from_sse(&SseEvent::message("{}").with_event("nope")).is_err());
-    assert!(ServerEvent::from_sse(&SseEvent::message("3").with_event("reset")).is_err());
+    assert!(ChatEvent::from_sse(&SseEvent::message("[1]")).is_err());
+    assert!(ChatEvent::from_sse(&SseEvent::message("{}").with_event("nope")).is_err());
+    assert!(ChatEvent::from_sse(&SseEvent::message("3").with_event("reset")).is_err());
 }
 
 #[test]
@@ -265,7 +317,7 @@ fn publish_item_shapes() {
 
 #[test]
 fn item_for_event() {
-    let event = ServerEvent::Message { message: message() };
+    let event = ChatEvent::Entry(message());
     let item = Item::for_event(
         room_channel("lobby"),
         Some("42".into()),
@@ -331,5 +383,62 @@ fn the_session_token_comes_from_the_cookie_then_the_bearer_header() {
         token_from(Some("session=abc; b=2"), Some("Bearer xyz")),
         Err(CredentialsError::Conflicting),
         "a cookie and a different Bearer token are refused, not resolved"
+    );
+}
+
+#[test]
+fn amendments_carry_the_new_state_and_apply_in_place() {
+    let edited = message().edited("hello again", datetime!(2024-05-06 08:00:00 UTC));
+    let amendment = edited.amendment(50);
+    assert_eq!(
+        serde_json::to_value(&amendment).unwrap(),
+        json!({
+            "room": "lobby", "seq": 50, "id": "01234567-89ab-cdef-0123-456789abcdef",
+            "author": "ada", "body": "hello again", "sent_at": "2024-05-06T07:08:09.5Z",
+            "client_id": "c-1", "edited_at": "2024-05-06T08:00:00Z", "amends": 42,
+        })
+    );
+    assert_eq!(amendment.clone().change(), Change::Amend(edited.clone()));
+    assert_eq!(message().change(), Change::New(message()));
+    let tombstone = edited.deleted();
+    assert!(tombstone.deleted && tombstone.body.is_empty());
+    assert_eq!(
+        serde_json::to_value(&tombstone).unwrap()["deleted"],
+        json!(true),
+        "a tombstone says so"
+    );
+}
+
+#[test]
+fn signals_have_no_id_and_round_trip_on_every_transport() {
+    let typing = ChatEvent::Signal(RoomSignal::Typing { user: "ada".into() });
+    assert_eq!(
+        value(&typing.to_json()),
+        json!({"type": "typing", "user": "ada"})
+    );
+    assert_eq!(ChatEvent::from_json(&typing.to_json()).unwrap(), typing);
+    let sse = typing.to_sse();
+    assert_eq!(
+        (sse.id.as_deref(), sse.event.as_deref(), sse.data.as_str()),
+        (None, Some("typing"), r#"{"user":"ada"}"#)
+    );
+    assert_eq!(ChatEvent::from_sse(&sse).unwrap(), typing);
+    // Every signal's SSE name is one the browser listens for.
+    for signal in [
+        RoomSignal::Joined { user: "a".into() },
+        RoomSignal::Left { user: "a".into() },
+        RoomSignal::Typing { user: "a".into() },
+    ] {
+        let name = ChatEvent::Signal(signal).to_sse().event.unwrap();
+        assert!(Message::SIGNALS.contains(&name.as_str()), "{name}");
+    }
+    // A long-poll held on the signals channel is answered with the signal and no entries.
+    let page = Page::<Message>::signal(RoomSignal::Left { user: "ada".into() });
+    let json = serde_json::to_value(&page).unwrap();
+    assert_eq!(json, json!({"signals": [{"type": "left", "user": "ada"}]}));
+    assert_eq!(serde_json::from_value::<Page<Message>>(json).unwrap(), page);
+    assert!(
+        DashboardEvent::from_json(r#"{"type":"typing","user":"ada"}"#).is_err(),
+        "a dashboard has no signals"
     );
 }

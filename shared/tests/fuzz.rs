@@ -14,7 +14,8 @@ use proptest::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use shared::api::{AddMember, CreateRoom, Credentials, PostMessage};
-use shared::event::ClientCommand;
+use shared::chat::ChatCommand;
+use shared::dashboard::DashboardCommand;
 use shared::publish::ChainId;
 use shared::session::token_from;
 
@@ -41,7 +42,17 @@ fn read_all(bytes: &[u8]) -> Result<(), TestCaseError> {
     read::<PostMessage>(bytes, |p| drop(p.validate()))?;
     read::<CreateRoom>(bytes, |r| drop(r.validate()))?;
     read::<AddMember>(bytes, |m| drop(m.validate()))?;
-    read::<ClientCommand>(bytes, |_| ())
+    let text = String::from_utf8_lossy(bytes);
+    timed(|| drop(ChatCommand::from_json(&text)))?;
+    timed(|| drop(DashboardCommand::from_json(&text)))
+}
+
+/// Runs `f`, which must not take long.
+fn timed(f: impl FnOnce()) -> Result<(), TestCaseError> {
+    let started = Instant::now();
+    f();
+    prop_assert!(started.elapsed() < SLOW, "{:?}", started.elapsed());
+    Ok(())
 }
 
 /// JSON whose keys are the bodies' own field names and whose values are anything, nested.

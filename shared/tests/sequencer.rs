@@ -1,10 +1,10 @@
-//! The sequencer delivers every message once, in order, whatever the network does to them.
+//! The sequencer delivers every entry once, in order, whatever the network does to them.
 
 use std::collections::VecDeque;
 
 use proptest::prelude::*;
+use shared::chat::{ChatEvent, Message};
 use shared::event::ServerEvent;
-use shared::message::Message;
 use shared::sequencer::Sequencer;
 use time::macros::datetime;
 use uuid::Uuid;
@@ -18,20 +18,21 @@ fn message(seq: u64) -> Message {
         body: format!("m{seq}"),
         sent_at: datetime!(2026-01-01 0:00 UTC),
         client_id: format!("c{seq}"),
+        edited_at: None,
+        deleted: false,
+        amends: None,
     }
 }
 
-fn live(seq: u64) -> ServerEvent {
-    ServerEvent::Message {
-        message: message(seq),
-    }
+fn live(seq: u64) -> ChatEvent {
+    ServerEvent::Entry(message(seq))
 }
 
 /// Plays a stream against a simulated origin that answers each resume with the replay and
 /// `synced`, and a room that publishes its head once it goes quiet; returns the delivered seqs.
 fn play(total: u64, arrivals: Vec<u64>, resume_first: bool) -> Vec<u64> {
-    let mut sequencer = Sequencer::after(0);
-    let mut queue: VecDeque<ServerEvent> = arrivals.into_iter().map(live).collect();
+    let mut sequencer = Sequencer::<Message>::after(0);
+    let mut queue: VecDeque<ChatEvent> = arrivals.into_iter().map(live).collect();
     // The room goes quiet at `total`: however many of the last messages were lost, the head
     // tells.
     queue.push_back(ServerEvent::Head { last_seq: total });
@@ -72,7 +73,7 @@ proptest! {
 
 #[test]
 fn in_order_messages_pass_straight_through() {
-    let mut sequencer = Sequencer::after(0);
+    let mut sequencer = Sequencer::<Message>::after(0);
     for seq in 1..=3 {
         let step = sequencer.on_event(live(seq));
         assert_eq!(step.deliver, vec![message(seq)]);
@@ -83,7 +84,7 @@ fn in_order_messages_pass_straight_through() {
 
 #[test]
 fn a_gap_asks_once_until_synced() {
-    let mut sequencer = Sequencer::after(0);
+    let mut sequencer = Sequencer::<Message>::after(0);
     assert_eq!(sequencer.on_event(live(2)).resume_after, Some(0));
     assert_eq!(
         sequencer.on_event(live(3)).resume_after,
@@ -101,7 +102,7 @@ fn a_gap_asks_once_until_synced() {
 
 #[test]
 fn a_first_visit_starts_wherever_the_history_starts() {
-    let mut sequencer = Sequencer::new();
+    let mut sequencer = Sequencer::<Message>::new();
     assert_eq!(sequencer.on_event(live(41)).deliver, vec![message(41)]);
     assert_eq!(
         sequencer.on_event(live(41)).deliver,
@@ -113,7 +114,7 @@ fn a_first_visit_starts_wherever_the_history_starts() {
 
 #[test]
 fn a_reset_starts_over() {
-    let mut sequencer = Sequencer::after(99);
+    let mut sequencer = Sequencer::<Message>::after(99);
     let step = sequencer.on_event(ServerEvent::Reset { last_seq: 5 });
     assert!(step.reset);
     assert_eq!(sequencer.last(), None);
@@ -122,7 +123,7 @@ fn a_reset_starts_over() {
 
 #[test]
 fn a_head_ahead_asks_for_the_lost_tail() {
-    let mut sequencer = Sequencer::after(0);
+    let mut sequencer = Sequencer::<Message>::after(0);
     sequencer.on_event(live(1));
     let step = sequencer.on_event(ServerEvent::Head { last_seq: 3 });
     assert_eq!(
@@ -140,7 +141,7 @@ fn a_head_ahead_asks_for_the_lost_tail() {
 
 #[test]
 fn heads_during_a_resume_wait_for_its_answer_then_ask_again() {
-    let mut sequencer = Sequencer::after(4);
+    let mut sequencer = Sequencer::<Message>::after(4);
     assert_eq!(
         sequencer
             .on_event(ServerEvent::Head { last_seq: 9 })
@@ -157,7 +158,7 @@ fn heads_during_a_resume_wait_for_its_answer_then_ask_again() {
 
 #[test]
 fn a_head_before_the_first_message_asks_nothing() {
-    let mut sequencer = Sequencer::new();
+    let mut sequencer = Sequencer::<Message>::new();
     let step = sequencer.on_event(ServerEvent::Head { last_seq: 7 });
     assert_eq!(
         step,
@@ -167,15 +168,38 @@ fn a_head_before_the_first_message_asks_nothing() {
 }
 
 #[test]
-fn silence_asks_again_only_while_a_synced_is_awaited() {
-    let mut sequencer = Sequencer::after(2);
-    assert_eq!(sequencer.on_silence(), Default::default(), "a quiet stream");
+fn a_tick_asks_again_only_once_a_synced_was_awaited_a_whole_tick() {
+    let mut sequencer = Sequencer::<Message>::after(2);
+    assert_eq!(sequencer.on_tick(), Default::default(), "a quiet stream");
     sequencer.connected();
     assert_eq!(
-        sequencer.on_silence().resume_after,
+        sequencer.on_tick(),
+        Default::default(),
+        "the first tick may come right after the handshake"
+    );
+    assert_eq!(
+        sequencer.on_tick().resume_after,
         Some(2),
         "the handshake's replay never came: ask for it"
     );
     sequencer.on_event(ServerEvent::Synced { last_seq: 2 });
-    assert_eq!(sequencer.on_silence(), Default::default());
+    assert_eq!(sequencer.on_tick(), Default::default());
+    assert_eq!(sequencer.on_tick(), Default::default());
+}
+
+#[test]
+fn live_entries_do_not_hide_a_lost_answer() {
+    // A busy channel: its handshake's answer (entries 3 and 4, then `synced`) was lost, and live
+    // entries keep coming faster than a tick, so the stream is never quiet.
+    let mut sequencer = Sequencer::<Message>::after(2);
+    sequencer.connected();
+    let mut asked = None;
+    for (tick, seq) in (5..15).enumerate() {
+        let step = sequencer.on_event(ServerEvent::Entry(message(seq)));
+        assert!(step.deliver.is_empty(), "3 and 4 are missing");
+        if tick % 3 == 2 {
+            asked = asked.or(sequencer.on_tick().resume_after);
+        }
+    }
+    assert_eq!(asked, Some(2), "the answer was asked for again");
 }

@@ -45,6 +45,8 @@ pub enum Source {
         version: Pinned,
         /// `--locked`: the crate's own lock file (some pin versions the registry no longer has).
         locked: bool,
+        /// Built with [`LIGHT_PROFILE`] rather than the crate's release profile.
+        light: bool,
         /// The program's name, for `--version`.
         program: &'static str,
     },
@@ -129,9 +131,10 @@ pub const TOOLS: &[Tool] = &[
             krate: "wasm-bindgen-cli",
             version: Pinned::AsLocked("wasm-bindgen"),
             locked: false,
+            light: true,
             program: "wasm-bindgen",
         },
-        cost: "usually 3–5 min on 2 cores (cargo install)",
+        cost: "about 2–4 min on 2 cores (cargo install)",
     },
     Tool {
         name: "trunk",
@@ -141,9 +144,10 @@ pub const TOOLS: &[Tool] = &[
             krate: "trunk",
             version: Pinned::Exactly("0.21.14"),
             locked: true,
+            light: true,
             program: "trunk",
         },
-        cost: "usually 7–10 min on 2 cores (cargo install)",
+        cost: "about 6–10 min on 2 cores (cargo install)",
     },
     Tool {
         name: "viceroy",
@@ -153,19 +157,22 @@ pub const TOOLS: &[Tool] = &[
             krate: "viceroy",
             version: Pinned::Exactly("0.22.0"),
             locked: true,
+            // Its release profile: built lighter it compiles each wasm module about 25% slower,
+            // and every edge test starts it (docs/BENCHMARKS.md).
+            light: false,
             program: "viceroy",
         },
-        cost: "usually 8–12 min on 2 cores (cargo install)",
+        cost: "about 8–14 min on 2 cores (cargo install)",
     },
 ];
 
 /// Oldest Pushpin the harness can configure (Debian 12 ships 1.36.0).
 pub const PUSHPIN_MIN: (u32, u32, u32) = (1, 36, 0);
 
-/// The settings `cargo install` builds tools with: the release profile without its heaviest
-/// optimisation. Chosen by measurement (docs/BENCHMARKS.md, *Installing the tools*): the tools
-/// spend their time in I/O and in the code they run, not in their own loops.
-pub const INSTALL_PROFILE: &[(&str, &str)] = &[
+/// A lighter release profile for tools whose own speed does not matter to us (trunk and
+/// wasm-bindgen spend their time waiting on cargo and wasm-opt): about 15% less CPU to build.
+/// Chosen by measurement, tool by tool (docs/BENCHMARKS.md, *Installing the tools*).
+pub const LIGHT_PROFILE: &[(&str, &str)] = &[
     ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1"),
     ("CARGO_PROFILE_RELEASE_DEBUG", "false"),
     ("CARGO_PROFILE_RELEASE_LTO", "false"),
@@ -231,13 +238,16 @@ impl Tool {
                 krate,
                 version,
                 locked,
+                light,
                 ..
             } => {
                 let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
                 cmd.args(["install", krate, "--version", &version.resolve(workspace)?])
-                    .envs(INSTALL_PROFILE.iter().copied())
                     // From a neutral directory: the workspace's own config must not leak in.
                     .current_dir(std::env::temp_dir());
+                if *light {
+                    cmd.envs(LIGHT_PROFILE.iter().copied());
+                }
                 if *locked {
                     cmd.arg("--locked");
                 }

@@ -87,7 +87,7 @@ pub fn run() -> Result {
     let mut workspace_tests = builds::stack("debug", &["with-postgres"]);
     workspace_tests
         .arg(cargo_program())
-        .args(["test", "--workspace"]);
+        .args(["test", "--workspace", "--no-fail-fast"]);
     run_tests(&mut timings, started, [edge_tests, workspace_tests])
 }
 

@@ -8,12 +8,12 @@ use axum::response::IntoResponse;
 use axum_extra::extract::cookie::CookieJar;
 use shared::api::{Credentials, TokenResponse, User, UserResponse};
 
-use crate::app::AppState;
 use crate::auth::{CurrentSession, CurrentUser, authenticate, hash_password, verify_password};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ClientAddress, ValidJson};
 use crate::limits::Action;
 use crate::revoke::end_session_streams;
+use crate::state::AppState;
 use crate::store::StoreError;
 
 /// `POST /api/auth/register`: 201 with the user and a session cookie; 409 if the name is taken
@@ -33,10 +33,10 @@ pub async fn register(
         Err(StoreError::Conflict) => return Err(ApiError::Conflict("that name is taken")),
         other => other?,
     };
-    let token = state.sessions.start(&state.store, &user).await?;
+    let token = state.auth.sessions.start(&state.store, &user).await?;
     Ok((
         StatusCode::CREATED,
-        jar.add(state.sessions.cookie(token)),
+        jar.add(state.auth.sessions.cookie(token)),
         Json(UserResponse { user }),
     ))
 }
@@ -50,9 +50,9 @@ pub async fn login(
     ValidJson(credentials): ValidJson<Credentials>,
 ) -> ApiResult<impl IntoResponse> {
     let user = check_password(&state, address, credentials).await?;
-    let token = state.sessions.start(&state.store, &user).await?;
+    let token = state.auth.sessions.start(&state.store, &user).await?;
     Ok((
-        jar.add(state.sessions.cookie(token)),
+        jar.add(state.auth.sessions.cookie(token)),
         Json(UserResponse { user }),
     ))
 }
@@ -65,7 +65,7 @@ pub async fn token(
     ValidJson(credentials): ValidJson<Credentials>,
 ) -> ApiResult<Json<TokenResponse>> {
     let user = check_password(&state, address, credentials).await?;
-    let token = state.sessions.start(&state.store, &user).await?;
+    let token = state.auth.sessions.start(&state.store, &user).await?;
     Ok(Json(TokenResponse { user, token }))
 }
 
@@ -96,11 +96,11 @@ pub async fn logout(
 ) -> ApiResult<impl IntoResponse> {
     if let Ok(session) = authenticate(&state, &headers).await {
         state.store.end_session(session.sid).await?;
-        end_session_streams(&state.publisher, &session.sid);
+        end_session_streams(&state.channels.publisher, &session.sid);
     }
     Ok((
         StatusCode::NO_CONTENT,
-        jar.add(state.sessions.removal_cookie()),
+        jar.add(state.auth.sessions.removal_cookie()),
     ))
 }
 
@@ -111,11 +111,11 @@ pub async fn logout_everywhere(
     jar: CookieJar,
 ) -> ApiResult<impl IntoResponse> {
     for sid in state.store.end_sessions_of(session.user.id).await? {
-        end_session_streams(&state.publisher, &sid);
+        end_session_streams(&state.channels.publisher, &sid);
     }
     Ok((
         StatusCode::NO_CONTENT,
-        jar.add(state.sessions.removal_cookie()),
+        jar.add(state.auth.sessions.removal_cookie()),
     ))
 }
 

@@ -1,15 +1,13 @@
-//! The JSON API: accounts, rooms, history and posting.
+//! The core's own routes: accounts and sessions, the health check, the metrics.
 
 pub mod auth;
-pub mod messages;
-pub mod rooms;
 
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::error::ApiResult;
+use crate::state::AppState;
 
 /// `GET /healthz`: the process is up and the database answers.
 pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Value>> {

@@ -1,15 +1,23 @@
 //! The database: the only state the origin has, so any number of origins can serve one room.
 //!
+//! - [`channels`]: the core's channels and their entries (any kind: chat messages, dashboard
+//!   samples), appended with a gapless seq.
+//! - [`rooms`]: chat rooms, their members, and the channel each one's messages go to.
+//! - [`users`]: accounts and sessions.
+//! - [`presence`]: who is in which room now (devices and their heartbeats).
+//!
 //! One binary, two stores: sqlx's `Any` driver runs the same SQL on SQLite (the default, a file
 //! under `data/`) and Postgres (`DATABASE_URL=postgres://…`). The queries stick to what both
 //! understand (`$1` placeholders, `RETURNING`, text ids, millisecond timestamps); only the
 //! migrations differ, one directory per database.
 
-mod messages;
+pub mod channels;
+mod presence;
 mod rooms;
 mod users;
 
-pub use messages::{Appended, NewMessage};
+pub use channels::{Channel, Slot, Stored};
+pub use presence::{Gone, Heartbeat};
 pub use rooms::RoomRow;
 pub use users::UserRow;
 
@@ -22,12 +30,21 @@ use sqlx::{AnyPool, Executor};
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// Connections per origin. SQLite writes one at a time whatever the pool, so a few suffice for
+/// readers; Postgres serves many origins, so each keeps its share modest.
+const SQLITE_CONNECTIONS: u32 = 8;
+const POSTGRES_CONNECTIONS: u32 = 16;
+
 /// What can go wrong in the store, in terms the HTTP layer can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A unique constraint said no: the name or slug is taken.
     #[error("already exists")]
     Conflict,
+    /// An entry whose publish item would be this many bytes, over Fanout's limit: refused
+    /// before anything was written.
+    #[error("the entry would be {0} bytes once published")]
+    TooLarge(usize),
     /// `DATABASE_URL` names a database this binary does not speak.
     #[error("DATABASE_URL must start with sqlite: or postgres:, got {0:?}")]
     UnsupportedUrl(String),
@@ -83,7 +100,10 @@ impl Store {
             create_sqlite_dir(url);
         }
         let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .max_connections(match backend {
+                Backend::Sqlite => SQLITE_CONNECTIONS,
+                Backend::Postgres => POSTGRES_CONNECTIONS,
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

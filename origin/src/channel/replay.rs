@@ -1,25 +1,25 @@
 //! Replay: where a (re)connecting subscriber stands, and what it missed.
 //!
-//! Every stream answer starts with a replay: a first visit gets the latest messages, a
-//! reconnect gets exactly the messages after its cursor, in seq order. Live messages then
+//! Every stream answer starts with a replay: a first visit gets the latest entries, a
+//! reconnect gets exactly the entries after its cursor, in seq order. Live entries then
 //! continue from the replay's last seq, which the stream announces as the channel's `prev-id`.
 
 use axum::http::HeaderMap;
 use shared::api::REPLAY_FIRST_VISIT;
+use shared::event::Entry;
 use shared::grip;
-use shared::message::Message;
 use shared::publish::ChainId;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::store::RoomRow;
+use crate::store::{Channel, Store};
 
 /// What a subscriber is sent before it goes live.
 #[derive(Debug)]
-pub struct Replay {
-    pub messages: Vec<Message>,
-    /// The cursor was ahead of the room (the database was reset, or the id came from elsewhere):
-    /// the client must drop what it shows and start over from these messages.
+pub struct Replay<E> {
+    pub entries: Vec<E>,
+    /// The cursor was ahead of the channel (the database was reset, or the id came from
+    /// elsewhere), or behind what the channel still keeps: the client must drop what it shows
+    /// and start over from these entries.
     pub reset: bool,
     /// The seq the subscriber has after this replay: the last replayed, or its cursor.
     pub position: u64,
@@ -57,49 +57,44 @@ pub fn grip_last(headers: &HeaderMap, channel: &str) -> ApiResult<Option<u64>> {
         .transpose()
 }
 
-/// The messages a subscriber at `cursor` (`None`: first visit) is owed, at most `page` of them.
-pub async fn replay(
-    state: &AppState,
-    room: &RoomRow,
+/// The entries a subscriber at `cursor` (`None`: first visit) is owed, at most `page` of them.
+pub async fn replay<E: Entry>(
+    store: &Store,
+    channel: &Channel,
     cursor: Option<u64>,
     page: u32,
-) -> ApiResult<Replay> {
-    let store = &state.store;
-    // A cursor the room has not reached (a reset database, an id from elsewhere) is unknown:
-    // the subscriber starts over. The row passed in may be a few posts old, so look again first.
+) -> ApiResult<Replay<E>> {
+    // A cursor the channel has not reached (a reset database, an id from elsewhere) is unknown:
+    // the subscriber starts over. The row passed in may be a few appends old, so look again.
     let known = match cursor {
-        Some(after) => after <= room.last_seq || after <= current_last_seq(state, room).await?,
+        Some(after) => after <= channel.last_seq || after <= store.last_seq(channel.id).await?,
         None => false,
     };
     if let (Some(after), true) = (cursor, known) {
         // One more than a page tells whether the page is the end.
-        let mut messages = store.messages_after(room, after, page + 1).await?;
-        let complete = messages.len() <= page as usize;
-        messages.truncate(page as usize);
-        let position = messages.last().map_or(after, |m| m.seq);
-        return Ok(Replay {
-            messages,
-            reset: false,
-            position,
-            complete,
-        });
+        let mut entries: Vec<E> = store.entries_after(channel.id, after, page + 1).await?;
+        // A channel that keeps only a window (a dashboard) may have forgotten what follows the
+        // cursor: the subscriber starts over rather than wait for entries that never come.
+        let forgotten = entries.first().is_some_and(|e| e.seq() != after + 1);
+        if !forgotten {
+            let complete = entries.len() <= page as usize;
+            entries.truncate(page as usize);
+            let position = entries.last().map_or(after, Entry::seq);
+            return Ok(Replay {
+                entries,
+                reset: false,
+                position,
+                complete,
+            });
+        }
     }
-    let messages = store
-        .messages_before(room, None, REPLAY_FIRST_VISIT)
+    let entries: Vec<E> = store
+        .entries_before(channel.id, None, REPLAY_FIRST_VISIT)
         .await?;
     Ok(Replay {
-        position: messages.last().map_or(0, |m| m.seq),
-        messages,
+        position: entries.last().map_or(0, Entry::seq),
+        entries,
         reset: cursor.is_some(),
         complete: true,
     })
-}
-
-/// The room's last seq as of now (the row passed around may be a few posts old).
-async fn current_last_seq(state: &AppState, room: &RoomRow) -> ApiResult<u64> {
-    Ok(state
-        .store
-        .room_by_slug(&room.room.slug)
-        .await?
-        .map_or(0, |r| r.last_seq))
 }

@@ -9,13 +9,13 @@ use shared::api::{
     validate_slug, validate_user_name,
 };
 
-use crate::access;
-use crate::app::AppState;
+use super::readable_room;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{PathOf, Query, Slug, ValidJson};
 use crate::limits::Action;
 use crate::revoke::end_member_streams;
+use crate::state::AppState;
 use crate::store::StoreError;
 
 #[derive(Debug, Deserialize)]
@@ -63,7 +63,7 @@ pub async fn get(
     CurrentUser(user): CurrentUser,
     Slug(slug): Slug,
 ) -> ApiResult<Json<RoomResponse>> {
-    let room = access::readable_room(&state, &slug, &user).await?;
+    let room = readable_room(&state.store, &slug, user.id).await?;
     Ok(Json(RoomResponse { room: room.room }))
 }
 
@@ -96,7 +96,7 @@ pub async fn add_member(
     Slug(slug): Slug,
     ValidJson(member): ValidJson<AddMember>,
 ) -> ApiResult<StatusCode> {
-    let room = access::readable_room(&state, &slug, &user).await?;
+    let room = readable_room(&state.store, &slug, user.id).await?;
     if !room.room.private || room.owner_id != user.id {
         return Err(ApiError::Forbidden(
             "only the owner of a private room can add members",
@@ -120,7 +120,7 @@ pub async fn remove_member(
 ) -> ApiResult<StatusCode> {
     validate_slug(&slug)?;
     validate_user_name(&name)?;
-    let room = access::readable_room(&state, &slug, &user).await?;
+    let room = readable_room(&state.store, &slug, user.id).await?;
     if !room.room.private {
         return Err(ApiError::Conflict("a public room has no members to remove"));
     }
@@ -142,6 +142,6 @@ pub async fn remove_member(
     if !state.store.remove_member(&room, member.id).await? {
         return Err(ApiError::NotFound("member"));
     }
-    end_member_streams(&state.publisher, &slug, &member.id);
+    end_member_streams(&state.channels.publisher, &slug, &member.id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,10 +1,10 @@
-//! Publishing to Fanout/Pushpin: every message, and every head (see [`crate::heads`]), goes out
+//! Publishing to Fanout/Pushpin: every entry, and every head (see [`super::heads`]), goes out
 //! from one background task that keeps order, batches and retries.
 //!
 //! The database is the truth and publishing is best effort on top of it: a publish never blocks
 //! or fails the post that produced it. What the publisher cannot deliver (its queue is full, the
 //! publish API refused the item, or kept failing until the publisher gave up) is counted and
-//! reported to [`crate::heads`], which announces the room's position once publishing works
+//! reported to [`super::heads`], which announces the channel's position once publishing works
 //! again: every subscriber that missed something then fetches it from the database (the proxy
 //! through the stream's next link, WebSocket clients by `resume`).
 
@@ -12,19 +12,20 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use shared::api::PollResponse;
-use shared::event::ServerEvent;
-use shared::message::{Message, room_channel};
+use std::time::Instant;
+
+use serde::Serialize;
+use shared::event::{ControlEvent, Entry, Page, ServerEvent};
 use shared::publish::{Action, ChainId, Formats, HttpResponse, HttpStream, Item, WsMessage};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
+use super::heads::{ChannelKey, Heads};
 use crate::config::{GripConfig, PublishAuth};
-use crate::heads::{Heads, RoomKey};
 use crate::metrics::{DropReason, Metrics};
 
 /// Items waiting to be published; beyond this, or beyond [`QUEUE_BYTES`], an item is dropped
-/// (and its room announced later) rather than queued without bound while the proxy is down.
+/// (and its channel announced later) rather than queued without bound while the proxy is down.
 const QUEUE_ITEMS: usize = 10_000;
 /// Bytes of serialised items waiting: 10,000 items of 64 KiB would be 640 MiB.
 const QUEUE_BYTES: usize = 32 * 1024 * 1024;
@@ -36,55 +37,51 @@ const BATCH_BYTES: usize = 512 * 1024;
 /// Attempts for one request before its items are given up (about 7 s of retrying; `heads`
 /// repairs what is given up).
 const ATTEMPTS: u32 = 8;
-/// The longest pause between two attempts: short, because a publish delayed is a message late
-/// for every subscriber of its room, and everything queued behind it waits too.
+/// The longest pause between two attempts: short, because a publish delayed is an entry late
+/// for every subscriber of its channel, and everything queued behind it waits too.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
 /// How long one publish request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The publish item for a message: `id` is its seq, `prev-id` the chain link before it
-/// ([`ChainId`]), so the proxy can tell when a stream missed one.
-pub fn message_item(message: &Message, follows: ChainId) -> Item {
-    let event = ServerEvent::Message {
-        message: message.clone(),
-    };
+/// The publish item for an entry of `channel`: `id` is its seq, `prev-id` the chain link before
+/// it ([`ChainId`]), so the proxy can tell when a stream missed one.
+pub fn entry_item<E: Entry>(channel: &str, entry: &E, follows: ChainId) -> Item {
     let mut item = Item::for_event(
-        room_channel(&message.room),
-        Some(ChainId::message(message.seq).to_string()),
+        channel,
+        Some(ChainId::message(entry.seq()).to_string()),
         Some(follows.to_string()),
-        &event,
+        &ServerEvent::Entry(entry.clone()),
     );
     // A held long-poll is answered with the same body an immediate answer would have.
-    item.formats.http_response = Some(poll_answer(&PollResponse {
-        messages: vec![message.clone()],
-        reset: false,
-    }));
+    item.formats.http_response = Some(json_answer(200, &Page::of(vec![entry.clone()])));
     item
 }
 
-/// The publish item for a head: the room's position, as the chain link `head`.
+/// The publish item for a head of `channel`: its position, as the chain link `head`.
 ///
 /// Streams in step move one link on and get a `head` event (SSE, WebSocket), or their held
-/// long-poll is answered with no messages; a stream behind sees that `prev-id` is not its last
-/// id and fetches its next link.
-pub fn head_item(slug: &str, head: ChainId) -> Item {
+/// long-poll is answered with an empty page; a stream behind sees that `prev-id` is not its
+/// last id and fetches its next link.
+pub fn head_item(channel: &str, head: ChainId) -> Item {
     let follows = ChainId {
         heads: head.heads - 1,
         ..head
     };
+    let event = ControlEvent::Head { last_seq: head.seq };
     let mut item = Item::for_event(
-        room_channel(slug),
+        channel,
         Some(head.to_string()),
         Some(follows.to_string()),
-        &ServerEvent::Head { last_seq: head.seq },
+        &event,
     );
-    item.formats.http_response = Some(poll_answer(&PollResponse::default()));
+    item.formats.http_response = Some(json_answer(200, &serde_json::json!({})));
     item
 }
 
-fn poll_answer(body: &PollResponse) -> HttpResponse {
+/// A long-poll's answer: `status` with `body` as JSON.
+fn json_answer(status: u16, body: &impl Serialize) -> HttpResponse {
     HttpResponse {
-        code: Some(200),
+        code: Some(status),
         headers: Some(BTreeMap::from([(
             "Content-Type".to_owned(),
             "application/json".to_owned(),
@@ -94,36 +91,44 @@ fn poll_answer(body: &PollResponse) -> HttpResponse {
     }
 }
 
+/// The publish item for a signal (chat: presence, typing) on `channel`, a channel of signals
+/// only: no `id` and no `prev-id`, so it is never part of a chain, and a held long-poll is
+/// answered with `{"signals":[…]}` (the client polls again from the same cursor).
+pub fn signal_item<E: Entry>(channel: &str, signal: &E::Signal) -> Item {
+    let mut item = Item::for_event(
+        channel,
+        None,
+        None,
+        &ServerEvent::<E>::Signal(signal.clone()),
+    );
+    item.formats.http_response = Some(json_answer(200, &Page::<E>::signal(signal.clone())));
+    item
+}
+
 /// What an item carries, which decides what happens when it is lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
-    /// A message of the room: `heads` announces the room soon.
-    Message(RoomKey),
-    /// A head of the room: `heads` keeps announcing it.
-    Head(RoomKey),
+    /// An entry of the channel: `heads` announces the channel soon.
+    Entry(ChannelKey),
+    /// A head of the channel: `heads` keeps announcing it.
+    Head(ChannelKey),
     /// An instruction to some streams (end them: a session signed out, a member removed).
     /// Lost, the streams end at their next-link refresh instead, which re-checks access.
     Control,
+    /// A signal: lost, it is not sent again (what it said is said again in full soon).
+    Signal,
 }
 
 /// The items that end every stream subscribed to `channel`: an `error` event with `error`
 /// (SSE, WebSocket), then the close; a held long-poll is answered with `error` itself.
 pub fn closing_items(channel: &str, error: &crate::error::ApiError) -> [Item; 2] {
     let body = error.body();
-    let event = ServerEvent::Error {
-        code: body.error.code.clone(),
+    let event = ControlEvent::Error {
+        code: body.error.code,
         message: body.error.message.clone(),
     };
     let mut notice = Item::for_event(channel, None, None, &event);
-    notice.formats.http_response = Some(HttpResponse {
-        code: Some(error.status().as_u16()),
-        headers: Some(BTreeMap::from([(
-            "Content-Type".to_owned(),
-            "application/json".to_owned(),
-        )])),
-        body: Some(serde_json::to_string(&body).expect("an error body serialises")),
-        action: None,
-    });
+    notice.formats.http_response = Some(json_answer(error.status().as_u16(), &body));
     let close = Item {
         channel: channel.to_owned(),
         formats: Formats {
@@ -154,8 +159,10 @@ pub struct Publisher {
 /// An item waiting in the queue.
 struct Queued {
     kind: Kind,
-    /// The item as JSON, serialised once, when queued.
+    /// The item as JSON, serialised once.
     json: String,
+    /// When it was queued: how long publishing took is a dashboard figure.
+    queued_at: Instant,
     /// Its share of [`QUEUE_BYTES`], given back when it leaves the queue.
     _bytes: OwnedSemaphorePermit,
 }
@@ -197,10 +204,17 @@ impl Publisher {
         (publisher, tokio::spawn(task.run(rx)))
     }
 
-    /// Queues an item. Called in chain order per room (see `post::RoomLocks`), and the single
+    /// Queues an item. Called in chain order per channel (see `log::ChannelLocks`), and the single
     /// task keeps that order on the wire, so the proxy only has to recover real losses.
     pub fn publish(&self, kind: Kind, item: &Item) {
-        let json = serde_json::to_string(item).expect("a publish item serialises");
+        self.publish_json(
+            kind,
+            serde_json::to_string(item).expect("a publish item serialises"),
+        );
+    }
+
+    /// [`Publisher::publish`] for an item already serialised.
+    pub fn publish_json(&self, kind: Kind, json: String) {
         let size = u32::try_from(json.len()).unwrap_or(u32::MAX);
         let Ok(bytes) = self.bytes.clone().try_acquire_many_owned(size) else {
             return self.report.lost(kind, DropReason::QueueFull);
@@ -208,6 +222,7 @@ impl Publisher {
         let queued = Queued {
             kind,
             json,
+            queued_at: Instant::now(),
             _bytes: bytes,
         };
         if let Err(err) = self.queue.try_send(queued) {
@@ -226,18 +241,23 @@ struct Report {
 }
 
 impl Report {
-    fn sent(&self, items: usize) {
-        self.metrics.published.inc_by(items as u64);
+    fn sent(&self, batch: &[Queued]) {
+        self.metrics.published.inc_by(batch.len() as u64);
+        for queued in batch {
+            self.metrics
+                .publish_latency
+                .record(queued.queued_at.elapsed());
+        }
     }
 
-    /// Counts a lost item and tells `heads`, which makes sure its room gets announced.
+    /// Counts a lost item and tells `heads`, which makes sure its channel gets announced.
     fn lost(&self, kind: Kind, reason: DropReason) {
         tracing::warn!(?kind, ?reason, "publish lost");
         self.metrics.dropped(reason);
         match kind {
-            Kind::Message(room) => self.heads.lost_message(room),
-            Kind::Head(room) => self.heads.lost_head(room),
-            Kind::Control => {}
+            Kind::Entry(channel) => self.heads.lost_entry(channel),
+            Kind::Head(channel) => self.heads.lost_head(channel),
+            Kind::Control | Kind::Signal => {}
         }
     }
 }
@@ -262,7 +282,7 @@ impl PublishTask {
     async fn run(self, mut rx: mpsc::Receiver<Queued>) {
         let mut received = Vec::with_capacity(BATCH_ITEMS);
         // `recv_many` waits for at least one item and takes whatever else is already queued:
-        // batches grow under load and a lone message goes out at once.
+        // batches grow under load and a lone entry goes out at once.
         while rx.recv_many(&mut received, BATCH_ITEMS).await > 0 {
             for batch in batches(std::mem::take(&mut received)) {
                 self.deliver(batch).await;
@@ -271,7 +291,7 @@ impl PublishTask {
     }
 
     /// Sends one batch; a batch the API refuses is sent again item by item, so that one bad
-    /// item cannot take other rooms' messages down with it.
+    /// item cannot take other channels' entries down with it.
     async fn deliver(&self, batch: Vec<Queued>) {
         match self.send_with_retry(&batch).await {
             Outcome::Refused if batch.len() > 1 => {
@@ -288,7 +308,7 @@ impl PublishTask {
 
     fn settle(&self, outcome: Outcome, batch: Vec<Queued>) {
         let reason = match outcome {
-            Outcome::Sent => return self.report.sent(batch.len()),
+            Outcome::Sent => return self.report.sent(&batch),
             Outcome::Refused => DropReason::Refused,
             Outcome::GaveUp => DropReason::GaveUp,
         };
@@ -394,7 +414,7 @@ enum SendError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::heads::Event;
+    use crate::channel::heads::Event;
     use crate::metrics::ReasonLabel;
 
     /// A publish endpoint that accepts connections and never answers: the proxy hangs.
@@ -413,14 +433,14 @@ mod tests {
         // Room for many items by count, but only about ten of these by size.
         let (publisher, _task) =
             Publisher::spawn_bounded(&grip, metrics.clone(), heads, 1_000, 10_000);
-        let room = RoomKey {
+        let room = ChannelKey {
             id: 1,
-            slug: "lobby".into(),
+            name: "room-lobby".into(),
         };
-        let mut item = head_item("lobby", ChainId { seq: 1, heads: 1 });
+        let mut item = head_item("room-lobby", ChainId { seq: 1, heads: 1 });
         item.formats.ws_message = Some(shared::publish::WsMessage::content("x".repeat(900)));
         for _ in 0..30 {
-            publisher.publish(Kind::Message(room.clone()), &item);
+            publisher.publish(Kind::Entry(room.clone()), &item);
         }
         // Queued and in-flight items both hold their bytes until the proxy answers (never).
         let size = serde_json::to_string(&item).unwrap().len() as u64;
@@ -437,7 +457,7 @@ mod tests {
         );
         let mut reported = 0;
         while let Ok(event) = inbox.0.try_recv() {
-            assert!(matches!(event, Event::LostMessage(ref r) if *r == room));
+            assert!(matches!(event, Event::LostEntry(ref r) if *r == room));
             reported += 1;
         }
         assert_eq!(reported, dropped, "every loss is reported to heads");

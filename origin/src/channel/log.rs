@@ -1,0 +1,144 @@
+//! Appending to a channel: the one path every entry takes, a chat message from an HTTP POST or a
+//! WebSocket `send` as much as a dashboard sample: take the channel's lock, take its next seq,
+//! build the entry and its publish item, store it, then queue the item. Amending an entry (a
+//! chat edit or delete) takes the same path: its amendment is an entry like any other.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use shared::event::Entry;
+use shared::publish::MAX_ITEM_BYTES;
+use tokio::sync::{Mutex, MutexGuard};
+
+use super::heads::{ChannelKey, Heads};
+use super::publish::{Kind, Publisher, entry_item};
+use crate::error::{ApiError, ApiResult};
+use crate::store::{Channel, Slot, Store, StoreError, Stored};
+
+/// Lock stripes: channels share them, so memory stays fixed however many channels there are.
+const STRIPES: usize = 64;
+
+/// Per-channel publish order within this process.
+///
+/// The store hands out seqs (and head links) in order, but two appends to one channel finish in
+/// any order, and the later seq could be queued for publishing first. Holding a channel's lock
+/// from before its seq is taken until its publish is queued makes this process publish each
+/// channel in chain order; `heads` takes the same lock. Appends to a channel serialise on its
+/// database row anyway, so the lock costs nothing extra. Across several origins order is not
+/// guaranteed, and it need not be: the proxy recovers from out-of-order ids through the next
+/// link, only more slowly.
+pub struct ChannelLocks {
+    stripes: Box<[Mutex<()>]>,
+}
+
+impl Default for ChannelLocks {
+    fn default() -> Self {
+        ChannelLocks {
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+        }
+    }
+}
+
+impl ChannelLocks {
+    pub async fn lock(&self, channel_id: i64) -> MutexGuard<'_, ()> {
+        let mut hasher = DefaultHasher::new();
+        channel_id.hash(&mut hasher);
+        let stripe = (hasher.finish() % self.stripes.len() as u64) as usize;
+        self.stripes[stripe].lock().await
+    }
+}
+
+/// What [`Channels::append`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appended<E> {
+    pub entry: E,
+    /// `false`: the dedupe key was taken, and `entry` is the one appended then (a retry is
+    /// answered with the first entry and not published again).
+    pub new: bool,
+}
+
+/// Appends to channels and publishes what was appended; cheap to clone.
+#[derive(Clone)]
+pub struct Channels {
+    pub store: Store,
+    pub locks: Arc<ChannelLocks>,
+    pub publisher: Publisher,
+    pub heads: Heads,
+}
+
+impl Channels {
+    /// Appends the entry `make` builds for the channel's next seq, unless `dedupe` names one
+    /// appended before. Refused, before anything is written, when its publish item would exceed
+    /// Fanout's limit.
+    pub async fn append<E: Entry>(
+        &self,
+        channel: &Channel,
+        dedupe: Option<&str>,
+        make: impl FnOnce(u64) -> E,
+    ) -> ApiResult<Appended<E>> {
+        let _order = self.locks.lock(channel.id).await;
+        let stored = self
+            .store
+            .append(channel.id, dedupe, |slot| {
+                let entry = make(slot.seq);
+                let item = publish_item(channel, &entry, slot)?;
+                Ok((entry, item))
+            })
+            .await?;
+        let (entry, item) = match stored {
+            Stored::New { entry, with } => (entry, with),
+            Stored::Existing(entry) => return Ok(Appended { entry, new: false }),
+        };
+        self.queue(channel, item);
+        Ok(Appended { entry, new: true })
+    }
+
+    /// Amends entry `target`: `make` gets it as stored now and returns its new state, or
+    /// refuses (nothing is written). The new state replaces the stored entry, and its
+    /// amendment (`amendment(new state, seq)`) is appended and published at the channel's next
+    /// seq. `None` if there is no entry `target`.
+    pub async fn amend<E: Entry>(
+        &self,
+        channel: &Channel,
+        target: u64,
+        make: impl FnOnce(E) -> ApiResult<E>,
+        amendment: impl FnOnce(&E, u64) -> E,
+    ) -> ApiResult<Option<E>> {
+        let _order = self.locks.lock(channel.id).await;
+        let amended = self
+            .store
+            .amend(channel.id, target, |slot, current| {
+                let now = make(current)?;
+                let amendment = amendment(&now, slot.seq);
+                let item = publish_item(channel, &amendment, slot)?;
+                Ok::<_, ApiError>((now, amendment, item))
+            })
+            .await?;
+        let Some((amendment, item)) = amended else {
+            return Ok(None);
+        };
+        self.queue(channel, item);
+        Ok(Some(amendment))
+    }
+
+    /// Queues a stored entry's publish item; the channel's head follows once it goes quiet.
+    fn queue(&self, channel: &Channel, item: String) {
+        let key = ChannelKey {
+            id: channel.id,
+            name: channel.name.clone(),
+        };
+        self.publisher.publish_json(Kind::Entry(key.clone()), item);
+        self.heads.appended(key);
+    }
+}
+
+/// The publish item of `entry` in `slot`, built once: its size is checked here, and the same
+/// bytes are published. Refused when it exceeds Fanout's limit.
+fn publish_item<E: Entry>(channel: &Channel, entry: &E, slot: &Slot) -> Result<String, StoreError> {
+    let item = entry_item(&channel.name, entry, slot.follows);
+    let item = serde_json::to_string(&item).expect("a publish item serialises");
+    match item.len() {
+        len if len > MAX_ITEM_BYTES => Err(StoreError::TooLarge(len)),
+        _ => Ok(item),
+    }
+}

@@ -1,0 +1,196 @@
+//! The three ways to follow a channel, each answered with GRIP instructions for the proxy:
+//! Server-Sent Events (`events`), WebSocket-over-HTTP (`ws`) and long-polling (`poll`), for any
+//! kind of channel ([`Feed`]).
+//!
+//! All three are reached only through the proxy (the `Grip-Sig` layer of [`routes`]), start with
+//! a replay from the subscriber's cursor, and join the channel, where `publish` sends every new
+//! entry, plus the channels that end the stream when its session or access ends (`revoke`).
+
+pub mod events;
+pub mod poll;
+pub mod ws;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderMap;
+use axum::middleware;
+use axum::routing::{any, get};
+use serde::Deserialize;
+use shared::api::VIA_EDGE_HEADER;
+use shared::publish::ChainId;
+use shared::session::session_channel;
+use shared::subscription::Transport;
+use uuid::Uuid;
+
+use super::replay::{grip_last, parse_cursor};
+use super::{Feed, Target};
+use crate::auth::{authenticate, has_credentials};
+use crate::capability::Capability;
+use crate::error::{ApiError, ApiResult};
+use crate::grip::{GripVerifier, Subscribe, require_grip};
+use crate::state::AppState;
+
+/// Largest WebSocket-over-HTTP request: the proxy may batch several client frames in one.
+const MAX_WS_EVENTS_BYTES: usize = 1024 * 1024;
+
+/// How often the proxy refreshes a held stream through its next link even without a gap.
+const NEXT_LINK_TIMEOUT_SECS: u32 = 120;
+
+/// The stream routes of one kind of channel, each behind the `Grip-Sig` check.
+pub fn routes<F: Feed>(grip: &GripVerifier) -> Router<AppState> {
+    Router::new()
+        .route(F::STREAMS.events.template(), get(events::events::<F>))
+        .route(F::STREAMS.poll.template(), get(poll::poll::<F>))
+        .route(
+            F::STREAMS.ws.template(),
+            // `any`: a client that tries a plain WebSocket upgrade here is told it must come
+            // through the proxy, rather than getting a bare 405.
+            any(ws::ws::<F>).layer(DefaultBodyLimit::max(MAX_WS_EVENTS_BYTES)),
+        )
+        .route_layer(middleware::from_fn_with_state(grip.clone(), require_grip))
+}
+
+/// Query parameters of the stream endpoints.
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamQuery {
+    /// The last seq the client has, for clients that cannot send a `Last-Event-ID` header.
+    pub last_event_id: Option<String>,
+    /// The cursor of long-polls and of next links.
+    pub after: Option<String>,
+    /// A next link's capability (see `capability`): present only on the proxy's own fetches.
+    pub cap: Option<String>,
+}
+
+/// Who follows which channel, on whose authority.
+#[derive(Debug)]
+pub struct Access {
+    pub target: Target,
+    pub user: Uuid,
+    pub sid: Uuid,
+    pub session_expires: u64,
+    /// Set when the request is the proxy's own fetch of a next link.
+    pub link: Option<Capability>,
+}
+
+impl Access {
+    /// What makes the stream live at chain link `position` (`None`: no position, a WebSocket):
+    /// the channel itself with `position` as its `prev-id`, its session's channel, its signals'
+    /// channel, and the channels that end it.
+    pub fn subscribe(&self, position: Option<ChainId>) -> Subscribe {
+        let mut channels = vec![
+            (
+                self.target.channel.name.clone(),
+                position.map(|p| p.to_string()),
+            ),
+            (session_channel(&self.sid), None),
+        ];
+        channels.extend(self.target.signals.iter().map(|c| (c.clone(), None)));
+        channels.extend(self.target.ends_with.iter().map(|c| (c.clone(), None)));
+        Subscribe {
+            channels,
+            next_link: None,
+        }
+    }
+
+    /// The next link for this stream at `position`: a `Grip-Link` value whose capability
+    /// allows exactly this channel, transport and position, within this session.
+    pub fn next_link<F: Feed>(
+        &self,
+        state: &AppState,
+        key: &str,
+        transport: Transport,
+        position: u64,
+    ) -> String {
+        let cap = state.auth.capabilities.issue(Capability {
+            channel: self.target.channel.name.clone(),
+            path: transport.key().to_owned(),
+            after: position,
+            sub: self.user,
+            sid: self.sid,
+            session_expires: self.session_expires,
+        });
+        let path = F::STREAMS.route(transport).to(&[key]);
+        shared::grip::link_next(
+            &format!("{path}?after={position}&cap={cap}"),
+            Some(NEXT_LINK_TIMEOUT_SECS),
+        )
+    }
+}
+
+/// Who may follow `key` over `transport`: a client by its session and the feed's access rule;
+/// the proxy, fetching a next link, by the link's capability, as long as the session behind it
+/// is live and its user may still follow the channel.
+async fn authorize<F: Feed>(
+    state: &AppState,
+    key: &str,
+    transport: Transport,
+    headers: &HeaderMap,
+    query: &StreamQuery,
+) -> ApiResult<Access> {
+    F::validate_key(key)?;
+    let Some(cap) = &query.cap else {
+        let session = authenticate(state, headers).await?;
+        let target = F::open(state, key, session.user.id).await?;
+        return Ok(Access {
+            target,
+            user: session.user.id,
+            sid: session.sid,
+            session_expires: session.expires,
+            link: None,
+        });
+    };
+    // Capabilities are for the proxy's own fetches, which carry no session and do not come
+    // through the edge: anything else holding one found it somewhere (a log, a URL).
+    if has_credentials(headers) || headers.contains_key(VIA_EDGE_HEADER) {
+        return Err(ApiError::BadCapability);
+    }
+    let link = state
+        .auth
+        .capabilities
+        .check(cap, &F::channel(key), transport.key())
+        .ok_or(ApiError::BadCapability)?;
+    // The link continues from its own position, never from an earlier one.
+    let after = query.after.as_deref().map(parse_cursor).transpose()?;
+    let last = grip_last(headers, &link.channel)?;
+    if after != Some(link.after) || last.is_some_and(|last| last < link.after) {
+        return Err(ApiError::BadCapability);
+    }
+    if !state.store.session_is_live(link.sid, link.sub).await? {
+        return Err(ApiError::SessionEnded);
+    }
+    let target = F::open(state, key, link.sub).await?;
+    Ok(Access {
+        target,
+        user: link.sub,
+        sid: link.sid,
+        session_expires: link.session_expires,
+        link: Some(link),
+    })
+}
+
+/// Where the subscriber stands. The proxy's next-link fetch says it in `Grip-Last` (or the
+/// link's own `after`); a client in `Last-Event-ID` (browsers resend it on reconnect), or in
+/// the query. `None` is a first visit.
+fn cursor(headers: &HeaderMap, query: &StreamQuery, channel: &str) -> ApiResult<Option<u64>> {
+    let non_empty = |v: &str| !v.trim().is_empty();
+    if query.cap.is_some() {
+        if let Some(last) = grip_last(headers, channel)? {
+            return Ok(Some(last));
+        }
+    } else if let Some(id) = headers.get("last-event-id") {
+        let id = id
+            .to_str()
+            .map_err(|_| ApiError::BadCursor("Last-Event-ID".into()))?;
+        if non_empty(id) {
+            return parse_cursor(id).map(Some);
+        }
+    } else if let Some(id) = query.last_event_id.as_deref().filter(|v| non_empty(v)) {
+        return parse_cursor(id).map(Some);
+    }
+    query
+        .after
+        .as_deref()
+        .filter(|v| non_empty(v))
+        .map(parse_cursor)
+        .transpose()
+}
