@@ -304,6 +304,15 @@ impl Stack {
             .unwrap_or(0))
     }
 
+    /// How many subscriptions of `transport` the origin has answered with a hold so far,
+    /// proxy refreshes included: wait for one more than this to wait for the next hold.
+    pub async fn holds(&self, transport: &str) -> anyhow::Result<u64> {
+        self.origin_counter(&format!(
+            "chat_stream_holds_total{{transport=\"{transport}\"}}"
+        ))
+        .await
+    }
+
     /// Waits until the origin has answered `count` subscriptions of `transport` ("Sse", "Ws",
     /// "Poll") with a hold: from then on a publish can only reach it, or be recovered for it.
     pub async fn wait_for_holds(&self, transport: &str, count: u64) -> anyhow::Result<()> {

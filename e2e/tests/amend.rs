@@ -274,6 +274,9 @@ async fn wrong_edits_and_deletes_are_refused_and_write_nothing(db: Db) -> anyhow
                 break;
             }
             ChatEvent::Head { .. } | ChatEvent::Synced { .. } => continue,
+            // A resume `follow` sent while the opening's replay was on its way is answered
+            // with that replay again: entries already delivered, which a reader drops.
+            ChatEvent::Entry(entry) if entry.seq <= 3 => continue,
             other => anyhow::bail!("unexpected {other:?}"),
         }
     }

@@ -530,21 +530,26 @@ async fn websocket_over_http_answers_every_event(db: Db) -> anyhow::Result<()> {
     let open = expect_status(open, StatusCode::OK).await?;
     ensure!(open.headers()["sec-websocket-extensions"] == wsoh::GRIP_EXTENSION);
     let events = wsoh::decode(&open.bytes().await?)?;
-    ensure!(events.len() == 5, "{events:?}");
+    ensure!(events.len() == 6, "{events:?}");
     ensure!(events[0] == WsEvent::Open && events[1] == wsoh::subscribe("room-lobby"));
     // The session's channel, where signing out ends the socket.
     ensure!(
         matches!(&events[2], WsEvent::Text(t) if t.contains("session-")),
         "{events:?}"
     );
-    let WsEvent::Text(replayed) = &events[3] else {
+    // The room's signals (presence, typing), which are not part of its history.
+    ensure!(
+        events[3] == wsoh::subscribe(&shared::chat::signals_channel("lobby")),
+        "{events:?}"
+    );
+    let WsEvent::Text(replayed) = &events[4] else {
         anyhow::bail!("{events:?}")
     };
     ensure!(
         replayed.contains("\"earlier\""),
         "replays after last_event_id"
     );
-    ensure!(events[4] == text(&ServerEvent::Synced { last_seq: 1 }));
+    ensure!(events[5] == text(&ServerEvent::Synced { last_seq: 1 }));
 
     let ping = exchange(wsoh::encode(&[WsEvent::Ping(b"abc".to_vec())])).await?;
     let ping = wsoh::decode(&expect_status(ping, StatusCode::OK).await?.bytes().await?)?;

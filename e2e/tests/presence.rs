@@ -94,11 +94,12 @@ async fn presence_and_typing_reach_every_transport(db: Db) -> anyhow::Result<()>
     ensure!(ws_signal(&mut ws).await? == joined("bob"));
 
     // Typing: a signal, stored nowhere.
+    let held = stack.holds("Poll").await?;
     let poll = tokio::spawn({
         let bob = bob.clone();
         async move { bob.poll_ok("lobby", Some(0)).await }
     });
-    stack.wait_for_holds("Poll", 1).await?;
+    stack.wait_for_holds("Poll", held + 1).await?;
     expect_status(ann.typing("lobby").await?, StatusCode::NO_CONTENT).await?;
     ensure!(sse_signal(&mut sse).await? == typing("ann"));
     ensure!(ws_signal(&mut ws).await? == typing("ann"));

@@ -91,7 +91,9 @@ async fn a_slow_sse_reader_gets_the_tail_of_a_burst(db: Db) -> anyhow::Result<()
     let mut slow = bob.sse_unread("lobby").await?;
     stack.wait_for_sse_settled(1, 1).await?;
 
-    let last = burst(&stack, "lobby", 400).await?;
+    // 3 MB: 400 messages (1.2 MB) sometimes fitted in the kernel's loopback send buffer,
+    // which grows to 4 MB, and never filled Pushpin's queue.
+    let last = burst(&stack, "lobby", 1_000).await?;
     let burst_ended = Instant::now();
     // The reader starts once Pushpin has taken every publish: with its queue for the stream
     // long full, the end of the burst was dropped.
@@ -127,7 +129,9 @@ async fn a_slow_websocket_reader_gets_a_burst_in_order(db: Db) -> anyhow::Result
     let mut slow = bob.ws_unread("lobby").await?;
     stack.wait_for_holds("Ws", 1).await?;
 
-    let last = burst(&stack, "lobby", 400).await?;
+    // 3 MB: 400 messages (1.2 MB) sometimes fitted in the kernel's loopback send buffer,
+    // which grows to 4 MB, and never filled Pushpin's queue.
+    let last = burst(&stack, "lobby", 1_000).await?;
     let burst_ended = Instant::now();
     // Reads through the sequencer, which asks for a `resume` on a gap and on a `head` ahead of
     // what it delivered, and for nothing on a timer once the handshake's `synced` is in.
