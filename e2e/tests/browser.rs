@@ -196,7 +196,7 @@ async fn scenario(
     // Found again, and the draft is still there.
     let composer = ann.client.find(Locator::Id("composer")).await?;
     let draft = composer.prop("value").await?;
-    ensure!(draft.as_deref() == Some("hi"), "the draft is {draft:?}");
+    anyhow::ensure!(draft.as_deref() == Some("hi"), "the draft is {draft:?}");
     composer.send_keys("\u{E003}\u{E003}").await?; // two backspaces: the draft is empty again
     wait_text(
         &bob.client,
