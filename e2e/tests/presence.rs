@@ -132,6 +132,18 @@ async fn presence_and_typing_reach_every_transport(db: Db) -> anyhow::Result<()>
         }
     }
     ensure!(ann_typing <= 5, "{ann_typing} of the flood were published");
+    // The socket hears the flood's few, then Bob.
+    let mut ws_ann_typing = 0;
+    loop {
+        match ws_signal(&mut ws).await? {
+            RoomSignal::Typing { user } if user == "ann" => ws_ann_typing += 1,
+            signal => {
+                ensure!(signal == typing("bob"), "{signal:?}");
+                break;
+            }
+        }
+    }
+    ensure!(ws_ann_typing <= 5, "{ws_ann_typing} of the flood reached the socket");
 
     // Leaving: the last of Ann's devices takes her offline.
     ann.leave("lobby", "ann-laptop").await?;
