@@ -143,7 +143,10 @@ async fn presence_and_typing_reach_every_transport(db: Db) -> anyhow::Result<()>
             }
         }
     }
-    ensure!(ws_ann_typing <= 5, "{ws_ann_typing} of the flood reached the socket");
+    ensure!(
+        ws_ann_typing <= 5,
+        "{ws_ann_typing} of the flood reached the socket"
+    );
 
     // Leaving: the last of Ann's devices takes her offline.
     ann.leave("lobby", "ann-laptop").await?;
