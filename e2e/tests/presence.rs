@@ -163,6 +163,8 @@ async fn presence_expires_and_two_origins_agree(db: Db) -> anyhow::Result<()> {
     let second = stack.another_origin().await?;
     let carol = Client::signed_up(stack.front_url(), "carol").await?;
     let carol = carol.with_base(second.url());
+    // Carol's last heartbeat: her leave may come a TTL after it, never sooner.
+    let started = std::time::Instant::now();
     ensure!(carol.heartbeat("lobby", "c-1").await? == ["carol"]);
     ensure!(
         sse_signal(&mut sse).await? == joined("carol"),
@@ -173,7 +175,6 @@ async fn presence_expires_and_two_origins_agree(db: Db) -> anyhow::Result<()> {
 
     // Carol's heartbeats stop (her laptop closed): one of the two origins announces her leave,
     // once the TTL is over; Ann, still beating, stays.
-    let started = std::time::Instant::now();
     let deadline = Duration::from_secs(u64::from(TTL_SECS) * 5);
     let signal = tokio::time::timeout(deadline, async {
         loop {
