@@ -9,7 +9,11 @@
 //!    Pushpin's queue) has the last message, next to a reader that keeps up;
 //! 4. WebSocket resume traffic over bursts and quiet spells: resumes sent and messages replayed
 //!    when clients learn the room's position from its `head`, next to the policy the app had
-//!    before heads (a `resume` after every quiet second that followed messages).
+//!    before heads (a `resume` after every quiet second that followed messages);
+//! 5. presence at 1,000 users in one room: the heartbeats per second the origin answers and the
+//!    publishes they cause, next to the health check's requests per second;
+//! 6. search in the room of 1,000,000 messages: p50/p99 of queries common and rare, next to a
+//!    history page of the same room.
 //!
 //! Run with `cargo xtask bench` (or `cargo bench -p e2e --bench stack`). `BENCH_POSTS` and
 //! `BENCH_BIG_ROOM` shrink the work for a quick look.
@@ -57,6 +61,15 @@ async fn main() -> anyhow::Result<()> {
 
     println!("\n## WebSocket resume traffic (10 clients, 6 bursts of 30 messages, 2 s apart)");
     resume_traffic().await?;
+
+    let users = env_usize("BENCH_PRESENCE_USERS", 1000);
+    println!("\n## presence: {users} users in one room (SQLite, through Pushpin)");
+    presence_at_scale(users).await?;
+
+    println!("\n## search in a room of {big_room} messages (100 queries each, through Pushpin)");
+    for db in [Db::Sqlite, Db::Postgres] {
+        search_latency(db, big_room).await?;
+    }
 
     println!("\n## replay of 100 missed messages (median of 21 reconnects)");
     for db in [Db::Sqlite, Db::Postgres] {
@@ -201,13 +214,15 @@ async fn seed(url: &str, slug: &str, size: usize) -> anyhow::Result<()> {
             "lpad(s.n::text, 12, '0')",
         )
     };
-    // The payload is a message's JSON, as the origin stores it.
+    // The payload is a message's JSON, as the origin stores it, and `search_text` its words
+    // (`seeded message N wK`, K = N mod 1000: words common and rare, for the search benchmark).
+    let words = "'seeded message ' || s.n || ' w' || (s.n % 1000)";
     let insert = format!(
-        "INSERT INTO entries (channel_id, seq, payload) \
+        "INSERT INTO entries (channel_id, seq, payload, search_text) \
          SELECT r.channel_id, s.n, '{{\"room\":\"' || r.slug || '\",\"seq\":' || s.n || \
                 ',\"id\":\"00000000-0000-4000-8000-' || {uuid_tail} || '\",\"author\":\"owner\",' || \
-                '\"body\":\"seeded message ' || s.n || '\",\"sent_at\":\"1970-01-01T00:00:00Z\",' || \
-                '\"client_id\":\"seed-' || s.n || '\"}}' \
+                '\"body\":\"' || {words} || '\",\"sent_at\":\"1970-01-01T00:00:00Z\",' || \
+                '\"client_id\":\"seed-' || s.n || '\"}}', {words} \
          FROM rooms r, ({series}) s WHERE r.slug = $1"
     );
     let mut tx = pool.begin().await?;
@@ -229,6 +244,155 @@ async fn seed(url: &str, slug: &str, size: usize) -> anyhow::Result<()> {
     // later, maybe mid-measurement): refresh them now, as a real deployment would have them.
     sqlx::query("ANALYZE").execute(&pool).await?;
     pool.close().await;
+    Ok(())
+}
+
+/// `n` requests made by `make`, 16 at a time; the requests per second.
+async fn rate<F, Fut>(n: usize, make: F) -> anyhow::Result<f64>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    use futures_util::{StreamExt, TryStreamExt};
+    let start = Instant::now();
+    futures_util::stream::iter(0..n)
+        .map(make)
+        .buffer_unordered(16)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+/// `users` people in one room, each with one device: their first heartbeats (each a join,
+/// published), then a round of steady-state heartbeats (no change, nothing published), against
+/// the health check through the same proxy. Users and sessions are made in the database
+/// directly: signing up 1,000 people would time argon2, not presence.
+async fn presence_at_scale(users: usize) -> anyhow::Result<()> {
+    let stack = Stack::start(Db::Sqlite).await?;
+    let base = stack.pushpin.client_url();
+    let owner = Client::signed_up(base.clone(), "owner").await?;
+    owner.create_room("crowd", false).await?;
+    let store = stack.store().await?;
+    let sessions = origin::auth::Sessions::new(stack.session_secret.as_bytes(), false);
+    let mut clients = Vec::with_capacity(users);
+    for i in 0..users {
+        let user = store.create_user(&format!("user{i}"), "-").await?;
+        let token = sessions
+            .start(&store, &user)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        clients.push(Client::new(base.clone()).with_token(Some(&token)));
+    }
+    let mut sse = owner.sse("crowd", None).await?;
+    stack.wait_for_sse_settled(1, 1).await?;
+
+    let beat = |i: usize| {
+        let client = clients[i].clone();
+        async move {
+            client.heartbeat("crowd", &format!("device-{i}")).await?;
+            anyhow::Ok(())
+        }
+    };
+    let arrivals = rate(users, beat).await?;
+    let mut joins = 0;
+    while joins < users {
+        let event = sse.next_event().await?;
+        if event.event.as_deref() == Some("joined") {
+            joins += 1;
+        }
+    }
+    let steady = rate(users, beat).await?;
+    let health = stack.client();
+    let healthz = rate(users, |_| {
+        let health = health.clone();
+        async move {
+            let response = health
+                .request(reqwest::Method::GET, shared::paths::HEALTHZ.template())
+                .send()
+                .await?;
+            ensure!(response.status().is_success());
+            anyhow::Ok(())
+        }
+    })
+    .await?;
+    // Whatever else came meanwhile: steady heartbeats publish nothing.
+    let mut after = 0;
+    while let Some(event) = sse.try_next() {
+        if matches!(event.event.as_deref(), Some("joined" | "left")) {
+            after += 1;
+        }
+    }
+    let answer = clients[0].heartbeat("crowd", "device-0").await?;
+    let answer_bytes = serde_json::to_string(&shared::api::Presence { online: answer })?.len();
+    let needed = users as f64 / shared::chat::HEARTBEAT.as_secs_f64();
+    println!("health check through Pushpin:  {healthz:>8.0} requests/s (baseline)");
+    println!(
+        "first heartbeats (joins):      {arrivals:>8.0} heartbeats/s ({:.2}× baseline), {joins} joins published, one per user",
+        arrivals / healthz
+    );
+    println!(
+        "steady heartbeats:             {steady:>8.0} heartbeats/s ({:.2}× baseline), {after} publishes",
+        steady / healthz
+    );
+    println!(
+        "{users} users beating every {} s need {needed:.0} heartbeats/s: {:.1}% of what one origin answers; each answer lists everyone online ({answer_bytes} bytes)",
+        shared::chat::HEARTBEAT.as_secs(),
+        100.0 * needed / steady
+    );
+    Ok(())
+}
+
+/// p50 and p99 of 100 searches for each of four queries in a room of `size` seeded messages
+/// (`seeded message N wK`), next to a page of the same room's history. Twenty-five readers
+/// share the queries, so that the per-user search limit is never what is measured.
+async fn search_latency(db: Db, size: usize) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let base = stack.pushpin.client_url();
+    let owner = Client::signed_up(base.clone(), "owner").await?;
+    owner.create_room("big", false).await?;
+    seed(&stack.database_url, "big", size).await?;
+    let mut readers = Vec::new();
+    for i in 0..25 {
+        readers.push(Client::signed_up(base.clone(), &format!("reader{i}")).await?);
+    }
+    let percentiles = |mut times: Vec<Duration>| {
+        times.sort();
+        (
+            ms(times[times.len() / 2]),
+            ms(times[times.len() * 99 / 100]),
+        )
+    };
+    let mut history = Vec::new();
+    for i in 0..100 {
+        let start = Instant::now();
+        readers[i % 25].history("big").await?;
+        history.push(start.elapsed());
+    }
+    let (h50, h99) = percentiles(history);
+    println!("{db:?}: history page (50 newest): p50 {h50:.2} ms, p99 {h99:.2} ms (baseline)");
+    let queries = [
+        ("seeded", "every message has it"),
+        ("w123", "one message in 1,000"),
+        ("seeded w7", "prefix: w7, w70–79, w700–799"),
+        ("zebra", "no message has it"),
+    ];
+    for (q, what) in queries {
+        let mut times = Vec::new();
+        for i in 0..100 {
+            let start = Instant::now();
+            let page = readers[i % 25].search("big", q, None).await?;
+            times.push(start.elapsed());
+            ensure!(
+                q == "zebra" || !page.messages.is_empty(),
+                "{q} found nothing"
+            );
+        }
+        let (p50, p99) = percentiles(times);
+        println!(
+            "{db:?}: search {q:<10} ({what}): p50 {p50:.2} ms ({:.1}× baseline), p99 {p99:.2} ms",
+            p50 / h50
+        );
+    }
     Ok(())
 }
 

@@ -7,8 +7,8 @@ use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use shared::api::{
-    CreateRoom, Credentials, MessageResponse, PostMessage, Presence, Room, RoomResponse,
-    TokenResponse, User,
+    CreateRoom, Credentials, MarkRead, MessageResponse, PostMessage, Presence, ReadMark, Room,
+    RoomResponse, RoomsResponse, SearchResponse, TokenResponse, User,
 };
 use shared::chat::{ChatCommand, ChatEvent, Message};
 use shared::event::{Entry, Page, ServerEvent};
@@ -250,6 +250,76 @@ impl Client {
         Ok(page.entries)
     }
 
+    /// The first page of the rooms the caller may see, with their unread counts.
+    pub async fn rooms(&self) -> anyhow::Result<Vec<Room>> {
+        let response = self
+            .request(Method::GET, paths::ROOMS.template())
+            .send()
+            .await?;
+        let page: RoomsResponse = expect_status(response, StatusCode::OK)
+            .await?
+            .json()
+            .await?;
+        Ok(page.rooms)
+    }
+
+    /// The caller's unread count in `slug`, as the room list shows it: (count, more).
+    pub async fn unread(&self, slug: &str) -> anyhow::Result<(u32, bool)> {
+        let rooms = self.rooms().await?;
+        let room = rooms
+            .iter()
+            .find(|r| r.slug == slug)
+            .with_context(|| format!("{slug} is not in the list"))?;
+        let unread = room.unread.context("the list has no unread count")?;
+        Ok((unread.count, unread.more))
+    }
+
+    /// Marks the room read up to `seq`; the mark now.
+    pub async fn mark_read(&self, slug: &str, seq: u64) -> anyhow::Result<u64> {
+        let response = self
+            .mark_read_raw(slug, &serde_json::json!(MarkRead { seq }))
+            .await?;
+        let mark: ReadMark = expect_status(response, StatusCode::OK)
+            .await?
+            .json()
+            .await?;
+        Ok(mark.read)
+    }
+
+    pub async fn mark_read_raw(
+        &self,
+        slug: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<Response> {
+        let path = paths::ROOM_READ.to(&[slug]);
+        Ok(self.request(Method::PUT, &path).json(body).send().await?)
+    }
+
+    /// A page of search results for `q` in the room.
+    pub async fn search(
+        &self,
+        slug: &str,
+        q: &str,
+        before: Option<u64>,
+    ) -> anyhow::Result<SearchResponse> {
+        let mut query = vec![("q", q.to_owned())];
+        query.extend(before.map(|b| ("before", b.to_string())));
+        let response = self.search_raw(slug, &query).await?;
+        Ok(expect_status(response, StatusCode::OK)
+            .await?
+            .json()
+            .await?)
+    }
+
+    pub async fn search_raw(
+        &self,
+        slug: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<Response> {
+        let path = paths::ROOM_SEARCH.to(&[slug]);
+        Ok(self.request(Method::GET, &path).query(query).send().await?)
+    }
+
     pub async fn post_raw(&self, slug: &str, post: &PostMessage) -> anyhow::Result<Response> {
         Ok(self
             .request(Method::POST, &paths::ROOM_MESSAGES.to(&[slug]))
@@ -270,27 +340,14 @@ impl Client {
         key: &str,
         last_event_id: Option<u64>,
     ) -> anyhow::Result<SseClient> {
-        let mut body = self.sse_body_of(streams, key, last_event_id).await?;
-        let (tx, events) = mpsc::unbounded_channel();
-        let reader = tokio::spawn(async move {
-            let mut decoder = SseDecoder::new();
-            while let Some(chunk) = body.next().await {
-                let Ok(chunk) = chunk else { break };
-                let Ok(decoded) = decoder.push(&chunk) else {
-                    break;
-                };
-                for event in decoded {
-                    if tx.send(event).is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(SseClient {
-            events,
-            reader,
-            last_head: None,
-        })
+        let body = self.sse_body_of(streams, key, last_event_id).await?;
+        Ok(SseClient::reading(body))
+    }
+
+    /// Opens the caller's room-list activity stream (`GET /api/activity`).
+    pub async fn activity(&self) -> anyhow::Result<SseClient> {
+        let body = self.sse_body_at(paths::ACTIVITY.template(), None).await?;
+        Ok(SseClient::reading(body))
     }
 
     /// The raw body of a room's SSE stream (resuming after `last_event_id`), once it answered
@@ -306,8 +363,18 @@ impl Client {
         key: &str,
         last_event_id: Option<u64>,
     ) -> anyhow::Result<Bytes> {
+        self.sse_body_at(&streams.events.to(&[key]), last_event_id)
+            .await
+    }
+
+    /// The raw body of the SSE stream at `path`, once it answered 200.
+    pub async fn sse_body_at(
+        &self,
+        path: &str,
+        last_event_id: Option<u64>,
+    ) -> anyhow::Result<Bytes> {
         let mut request = self
-            .request(Method::GET, &streams.events.to(&[key]))
+            .request(Method::GET, path)
             .header("accept", "text/event-stream");
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id.to_string());
@@ -492,6 +559,30 @@ fn head_of(event: &SseEvent) -> Option<u64> {
 }
 
 impl SseClient {
+    /// Decodes `body` in the background.
+    pub fn reading(mut body: Bytes) -> SseClient {
+        let (tx, events) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(async move {
+            let mut decoder = SseDecoder::new();
+            while let Some(chunk) = body.next().await {
+                let Ok(chunk) = chunk else { break };
+                let Ok(decoded) = decoder.push(&chunk) else {
+                    break;
+                };
+                for event in decoded {
+                    if tx.send(event).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        SseClient {
+            events,
+            reader,
+            last_head: None,
+        }
+    }
+
     /// The next event other than a `head` (heads come whenever the room goes quiet; see
     /// [`SseClient::last_head`]), or an error if none comes within [`EVENT_TIMEOUT`] or the
     /// stream ends.

@@ -1,7 +1,8 @@
 //! The browser app in real Chromium, through the whole stack (edge in Viceroy → Pushpin →
 //! origin): two people chat, one switches transport, Fanout goes away and comes back, and
 //! nothing is lost, repeated or reordered; the dashboard draws the origin's figures live and
-//! keeps its lines whole across a Pushpin restart. Screenshots of the main screens are saved to
+//! keeps its lines whole across a Pushpin restart; unread badges move live, search jumps to a
+//! message in context, and a message written with the stack away is sent once when it is back. Screenshots of the main screens are saved to
 //! `target/e2e-artifacts/`.
 //!
 //! Needs the built app (`frontend/dist`) and the edge wasm; `cargo xtask test` builds both.
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use e2e::browser::{Browser, Session, artifacts_dir, frontend_dist};
-use e2e::{Db, Stack, StackOptions, wait_until};
+use e2e::{Db, OriginMode, Stack, StackOptions, wait_until};
 use fantoccini::{Client, Locator};
 
 /// Long enough for a reconnect with backoff after an outage, on a busy 2-core machine.
@@ -40,6 +41,148 @@ async fn two_people_chat_across_transports_and_an_outage() -> anyhow::Result<()>
     ann.client.clone().close().await?;
     bob.client.clone().close().await?;
     result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_counts_search_and_an_offline_outbox() -> anyhow::Result<()> {
+    let options = StackOptions {
+        edge: true,
+        frontend_dir: Some(frontend_dist()?),
+        // A process of its own, so that the test can take it away.
+        origin: OriginMode::Process(env!("CARGO_BIN_EXE_e2e-origin").into()),
+        ..StackOptions::default()
+    };
+    let mut stack = Stack::start_with(Db::Sqlite, options).await?;
+    let url = stack.front_url();
+    let browser = Browser::start().await?;
+    let ann = browser.session(1280, 800).await?;
+    let bob = browser.session(390, 844).await?;
+    let result = features(&mut stack, &url, &ann, &bob).await;
+    if result.is_err() {
+        for (who, session) in [("ann", &ann), ("bob", &bob)] {
+            let _ = shot(session, &format!("failure-features-{who}")).await;
+            let html = session.client.source().await.unwrap_or_default();
+            let path = artifacts_dir()?.join(format!("failure-features-{who}.html"));
+            let _ = std::fs::write(path, html);
+        }
+    }
+    ann.client.clone().close().await?;
+    bob.client.clone().close().await?;
+    result
+}
+
+/// Unread badges that move live, search that jumps to a message in context, and messages
+/// written offline that survive leaving the page and are sent once when the stack is back.
+async fn features(
+    stack: &mut Stack,
+    url: &str,
+    ann: &Session,
+    bob: &Session,
+) -> anyhow::Result<()> {
+    let url = url.to_owned();
+    sign_up(&ann.client, &url, "ann").await?;
+    create_room(&ann.client, "lobby", "The Lobby").await?;
+    sign_up(&bob.client, &url, "bob").await?;
+    let badge = "const b = document.querySelector('#rooms li[data-slug=lobby] .unread');
+                 return b ? b.textContent : ''";
+
+    // Bob's room list counts Ann's messages as they come, without a reload.
+    wait_text(&bob.client, badge, "").await?;
+    send(&ann.client, "first news").await?;
+    wait_text(&bob.client, badge, "1").await?;
+    send(&ann.client, "second news").await?;
+    wait_text(&bob.client, badge, "2").await?;
+    shot(bob, "11-rooms-unread-phone").await?;
+
+    // Reading the room moves his mark (stored, so another browser agrees), and the badge goes.
+    bob.client.goto(&format!("{url}/rooms/lobby")).await?;
+    wait_bodies(&bob.client, &["first news", "second news"]).await?;
+    wait_text(
+        &bob.client,
+        "return document.getElementById('messages').dataset.read || ''",
+        "2",
+    )
+    .await?;
+    bob.client.goto(&url).await?;
+    wait_text(&bob.client, badge, "").await?;
+
+    // Search in a long room: a result jumps to the message in context, loading older pages.
+    let carol = e2e::client::Client::signed_up(url.clone(), "carol").await?;
+    carol.create_room("archive", false).await?;
+    for n in 1..=150 {
+        carol.post("archive", &format!("archived {n}")).await?;
+    }
+    bob.client.goto(&format!("{url}/rooms/archive")).await?;
+    wait_live(&bob.client).await?;
+    bob.client
+        .find(Locator::Css("#search summary"))
+        .await?
+        .click()
+        .await?;
+    let query = bob.client.find(Locator::Id("search-query")).await?;
+    query.send_keys("archived 7").await?;
+    query.send_keys("\u{E007}").await?;
+    let results = "return [...document.querySelectorAll('#search-results button[data-seq]')]
+                   .map(b => b.dataset.seq).join(' ')";
+    wait_text(&bob.client, results, "79 78 77 76 75 74 73 72 71 70 7").await?;
+    bob.client
+        .find(Locator::Css("#search-results button[data-seq='7']"))
+        .await?
+        .click()
+        .await?;
+    wait_text(
+        &bob.client,
+        "const m = document.querySelector('#messages li.message[aria-current=true]');
+         if (!m) return '';
+         const list = document.getElementById('messages').getBoundingClientRect();
+         const r = m.getBoundingClientRect();
+         return m.dataset.seq + (r.top >= list.top && r.bottom <= list.bottom ? ' in view' : ' hidden')",
+        "7 in view",
+    )
+    .await?;
+    shot(bob, "12-search-jump-phone").await?;
+
+    // Ann writes while the whole stack behind the edge is gone: the message stays on screen
+    // as pending, and in the browser's storage.
+    ann.client.goto(&format!("{url}/rooms/lobby")).await?;
+    wait_live(&ann.client).await?;
+    stack.pushpin.stop();
+    stack.origin.kill()?;
+    send(&ann.client, "written offline").await?;
+    let pending = "return [...document.querySelectorAll('#messages li.pending .body')]
+                   .map(e => e.textContent).join('|')";
+    wait_text(&ann.client, pending, "written offline").await?;
+    let stored = "return localStorage.getItem('chat.outbox.ann.lobby') || ''";
+    let kept = string(&ann.client, stored).await?;
+    anyhow::ensure!(kept.contains("written offline"), "kept: {kept}");
+    shot(ann, "13-outbox-offline").await?;
+
+    // She leaves the page; the stack comes back; she opens the room again: sent, once.
+    ann.client.goto("about:blank").await?;
+    stack.origin.restart().await?;
+    stack.pushpin.restart().await?;
+    ann.client.goto(&format!("{url}/rooms/lobby")).await?;
+    let sent = ["first news", "second news", "written offline"];
+    wait_bodies(&ann.client, &sent).await?;
+    wait_text(&ann.client, pending, "").await?;
+    let emptied = "return localStorage.getItem('chat.outbox.ann.lobby') || '[]'";
+    wait_text(&ann.client, emptied, "[]").await?;
+
+    // Offline with the page open: it retries by itself once the origin is back.
+    stack.origin.kill()?;
+    send(&ann.client, "retried by itself").await?;
+    wait_text(&ann.client, pending, "retried by itself").await?;
+    stack.origin.restart().await?;
+    let all = [
+        "first news",
+        "second news",
+        "written offline",
+        "retried by itself",
+    ];
+    wait_bodies(&ann.client, &all).await?;
+    bob.client.goto(&format!("{url}/rooms/lobby")).await?;
+    wait_bodies(&bob.client, &all).await?;
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

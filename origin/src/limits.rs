@@ -1,6 +1,6 @@
 //! Limits on what one client can make the origin do: how many password hashes run at once, and
 //! how often one address, one name or one user may sign in, post, resume, create rooms, say
-//! they are typing or send presence heartbeats.
+//! they are typing, send presence heartbeats, search or mark rooms read.
 //!
 //! Password hashing is slow on purpose (argon2id, 19 MiB each): unbounded, a burst of sign-ins
 //! would take every core and the blocking pool's 512 threads. Rate limits use `governor`
@@ -78,6 +78,18 @@ const HEARTBEATS_PER_USER: Rate = Rate {
     per: 2,
     every: Duration::from_secs(1),
 };
+/// Searches by one user, each a full-text query: someone refining a query, not a scraper.
+const SEARCHES_PER_USER: Rate = Rate {
+    burst: 20,
+    per: 5,
+    every: Duration::from_secs(1),
+};
+/// Read marks by one user: one per room as it is read, bursts when catching up in many tabs.
+const READS_PER_USER: Rate = Rate {
+    burst: 30,
+    per: 5,
+    every: Duration::from_secs(1),
+};
 /// Rooms created by one user.
 const ROOMS_PER_USER: Rate = Rate {
     burst: 10,
@@ -94,6 +106,8 @@ pub enum Action<'a> {
     CreateRoom(Uuid),
     Typing(Uuid),
     Heartbeat(Uuid),
+    Search(Uuid),
+    MarkRead(Uuid),
 }
 
 /// Every limit of the origin; cheap to clone.
@@ -107,6 +121,8 @@ pub struct Limits {
     rooms: Arc<DefaultKeyedRateLimiter<Uuid>>,
     typing: Arc<DefaultKeyedRateLimiter<Uuid>>,
     heartbeats: Arc<DefaultKeyedRateLimiter<Uuid>>,
+    searches: Arc<DefaultKeyedRateLimiter<Uuid>>,
+    reads: Arc<DefaultKeyedRateLimiter<Uuid>>,
 }
 
 impl Default for Limits {
@@ -123,6 +139,8 @@ impl Default for Limits {
             rooms: keyed(&ROOMS_PER_USER),
             typing: keyed(&TYPING_PER_USER),
             heartbeats: keyed(&HEARTBEATS_PER_USER),
+            searches: keyed(&SEARCHES_PER_USER),
+            reads: keyed(&READS_PER_USER),
         }
     }
 }
@@ -140,6 +158,8 @@ impl Limits {
             Action::CreateRoom(user) => check(&self.rooms, &user),
             Action::Typing(user) => check(&self.typing, &user),
             Action::Heartbeat(user) => check(&self.heartbeats, &user),
+            Action::Search(user) => check(&self.searches, &user),
+            Action::MarkRead(user) => check(&self.reads, &user),
         }
     }
 
@@ -158,6 +178,8 @@ impl Limits {
         self.rooms.retain_recent();
         self.typing.retain_recent();
         self.heartbeats.retain_recent();
+        self.searches.retain_recent();
+        self.reads.retain_recent();
     }
 }
 

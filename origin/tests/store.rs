@@ -25,6 +25,8 @@ on_both_databases!(
     a_refused_entry_leaves_no_trace,
     channels_that_forget_keep_their_seqs,
     messages_survive_the_move_to_channels,
+    search_finds_every_word_by_prefix_in_one_room,
+    unread_counts_messages_by_others_after_the_mark,
 );
 
 async fn fresh(db: Db) -> anyhow::Result<(Store, TestDatabase)> {
@@ -71,6 +73,7 @@ fn room(slug: &str, private: bool) -> Room {
         slug: slug.into(),
         title: slug.to_uppercase(),
         private,
+        unread: None,
     }
 }
 
@@ -149,14 +152,14 @@ async fn private_rooms_are_visible_to_members_only(db: Db) -> anyhow::Result<()>
     let secret = store.create_room(&room("secret", true), ann.id).await?;
 
     let slugs = |rooms: Vec<Room>| rooms.into_iter().map(|r| r.slug).collect::<Vec<_>>();
-    let visible = |user| store.rooms_visible_to(user, "", 100);
+    let visible = |user| store.rooms_visible_to((user, "x"), "", 100);
     ensure!(slugs(visible(ann.id).await?) == ["open", "secret"]);
     ensure!(slugs(visible(bob.id).await?) == ["open"]);
     ensure!(
-        slugs(store.rooms_visible_to(ann.id, "", 1).await?) == ["open"],
+        slugs(store.rooms_visible_to((ann.id, "ann"), "", 1).await?) == ["open"],
         "pages are by slug"
     );
-    ensure!(slugs(store.rooms_visible_to(ann.id, "open", 1).await?) == ["secret"]);
+    ensure!(slugs(store.rooms_visible_to((ann.id, "ann"), "open", 1).await?) == ["secret"]);
     let may = |user| store.room_for("secret", user);
     ensure!(may(ann.id).await?.is_some(), "the owner is a member");
     ensure!(may(bob.id).await?.is_none());
@@ -440,6 +443,18 @@ async fn messages_survive_the_move_to_channels(db: Db) -> anyhow::Result<()> {
     ensure!(store.last_seq(room.channel.id).await? == 2);
     let moved: Vec<Message> = store.entries_after(room.channel.id, 0, 10).await?;
     ensure!(moved == old, "moved {moved:?}\nwanted {old:?}");
+    let found: Vec<Message> = store
+        .search(
+            room.channel.id,
+            &["before".to_owned(), "1".to_owned()],
+            None,
+            10,
+        )
+        .await?;
+    ensure!(
+        found.iter().map(|m| m.seq).collect::<Vec<_>>() == [1],
+        "0006 indexed the moved messages: {found:?}"
+    );
 
     let author = User {
         id: ann,
@@ -456,5 +471,117 @@ async fn messages_survive_the_move_to_channels(db: Db) -> anyhow::Result<()> {
         !new && again == old[0],
         "an old client_id posted again: {again:?}"
     );
+    Ok(())
+}
+
+async fn search_finds_every_word_by_prefix_in_one_room(db: Db) -> anyhow::Result<()> {
+    let (store, _db) = fresh(db).await?;
+    let ann = store.create_user("ann", "h").await?;
+    let lobby = store.create_room(&room("lobby", false), ann.id).await?;
+    let other = store.create_room(&room("other", false), ann.id).await?;
+    let bodies = [
+        "Grüße aus Berlin",
+        "the quick brown fox",
+        "quick-thinking QUICKSILVER",
+        "don't stop",
+        "nothing to see",
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        post(&store, &lobby.channel, &ann, &format!("c{i}"), body).await?;
+    }
+    post(&store, &other.channel, &ann, "o", "quick elsewhere").await?;
+    let search = |words: &[&str], before: Option<u64>| {
+        let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        let store = store.clone();
+        let channel = lobby.channel.id;
+        async move {
+            let found: Vec<Message> = store.search(channel, &words, before, 10).await?;
+            anyhow::Ok(found.iter().map(|m| m.seq).collect::<Vec<_>>())
+        }
+    };
+    ensure!(
+        search(&["quick"], None).await? == [3, 2],
+        "newest first, one room"
+    );
+    ensure!(
+        search(&["quick"], Some(3)).await? == [2],
+        "older than `before`"
+    );
+    ensure!(
+        search(&["qui", "bro"], None).await? == [2],
+        "every word, by prefix"
+    );
+    ensure!(
+        search(&["grüße"], None).await? == [1],
+        "letters beyond ASCII"
+    );
+    ensure!(search(&["berlin"], None).await? == [1], "case folded");
+    ensure!(search(&["don", "t"], None).await? == [4]);
+    ensure!(
+        search(&["thinking"], None).await? == [3],
+        "hyphens split words"
+    );
+    ensure!(search(&["zebra"], None).await?.is_empty());
+
+    // An edit replaces the words; a delete removes them. The amendments are not found.
+    let edit = |target: u64, body: Option<&str>| {
+        let body = body.map(str::to_owned);
+        store.amend::<Message, (), StoreError>(lobby.channel.id, target, move |slot, now| {
+            let now = match &body {
+                Some(body) => now.edited(body, time::OffsetDateTime::now_utc()),
+                None => now.deleted(),
+            };
+            let amendment = now.amendment(slot.seq);
+            Ok((now, amendment, ()))
+        })
+    };
+    edit(2, Some("the slow zebra")).await?;
+    ensure!(search(&["quick"], None).await? == [3]);
+    ensure!(search(&["zebra"], None).await? == [2]);
+    edit(3, None).await?;
+    ensure!(search(&["quick"], None).await?.is_empty());
+    ensure!(search(&["the"], None).await? == [2]);
+    ensure!(search(&["see", "to"], None).await? == [5]);
+    Ok(())
+}
+
+async fn unread_counts_messages_by_others_after_the_mark(db: Db) -> anyhow::Result<()> {
+    let (store, _db) = fresh(db).await?;
+    let ann = store.create_user("ann", "h").await?;
+    let bob = store.create_user("bob", "h").await?;
+    let lobby = store.create_room(&room("lobby", false), ann.id).await?;
+    let unread = |user: &User| {
+        let store = store.clone();
+        let user = user.clone();
+        async move {
+            let rooms = store
+                .rooms_visible_to((user.id, &user.name), "", 10)
+                .await?;
+            anyhow::Ok(rooms[0].unread.map(|u| (u.count, u.more)))
+        }
+    };
+    ensure!(unread(&bob).await? == Some((0, false)));
+    for i in 0..3 {
+        post(&store, &lobby.channel, &ann, &format!("a{i}"), "hi").await?;
+    }
+    post(&store, &lobby.channel, &bob, "b", "mine").await?;
+    ensure!(unread(&bob).await? == Some((3, false)), "not his own");
+    ensure!(unread(&ann).await? == Some((1, false)));
+
+    ensure!(store.mark_read(bob.id, lobby.id, 2).await? == 2);
+    ensure!(unread(&bob).await? == Some((1, false)));
+    ensure!(
+        store.mark_read(bob.id, lobby.id, 1).await? == 2,
+        "a mark never moves back"
+    );
+
+    // Far behind: only the newest UNREAD_SCAN are counted, and `more` says so.
+    for i in 0..shared::api::UNREAD_SCAN + 5 {
+        post(&store, &lobby.channel, &ann, &format!("m{i}"), "more").await?;
+    }
+    let scan = shared::api::UNREAD_SCAN;
+    ensure!(unread(&bob).await? == Some((scan, true)));
+    ensure!(store.mark_read(bob.id, lobby.id, 100).await? == 100);
+    ensure!(unread(&bob).await? == Some((9, false)));
     Ok(())
 }

@@ -86,6 +86,86 @@ pub struct Room {
     pub slug: String,
     pub title: String,
     pub private: bool,
+    /// In the room list only: the caller's unread messages in the room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unread: Option<Unread>,
+}
+
+/// Messages by others after the caller's read mark (`PUT /api/rooms/{slug}/read`). Only the
+/// newest [`UNREAD_SCAN`] messages are counted, so a list of rooms costs the same however far
+/// behind its reader is: `more` says there are older unread ones ("99+").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unread {
+    pub count: u32,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub more: bool,
+}
+
+/// How many of a room's newest entries an unread count looks at.
+pub const UNREAD_SCAN: u32 = 100;
+
+/// `PUT /api/rooms/{slug}/read`: the newest message the caller has seen. A mark never moves
+/// back (an older tab reporting late changes nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkRead {
+    pub seq: u64,
+}
+
+/// The caller's read mark in a room, after a [`MarkRead`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadMark {
+    pub read: u64,
+}
+
+/// Longest search query, in characters.
+pub const MAX_SEARCH_CHARS: usize = 200;
+/// Most words in a search query (each one narrows it).
+pub const MAX_SEARCH_WORDS: usize = 8;
+/// Most messages in one page of search results.
+pub const SEARCH_PAGE_MAX: u32 = 50;
+
+/// A page of search results, newest first; `next` is the `before` of the next (older) page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResponse {
+    pub messages: Vec<Message>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
+}
+
+/// The words of a text as search sees them: runs of letters and digits, lowercased. The
+/// origin stores a message's words this way and searches for a query's words this way, so
+/// SQLite's FTS5 and Postgres's full-text search, each tokenizing these plain words, find the
+/// same messages.
+pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
+/// The words of a search query (each a prefix a message's word must start with), without
+/// repeats; refused when there are none or too many.
+pub fn search_words(q: &str) -> Result<Vec<String>, Invalid> {
+    if q.chars().count() > MAX_SEARCH_CHARS {
+        return Err(Invalid::new(
+            "q",
+            format!("must be at most {MAX_SEARCH_CHARS} characters long"),
+        ));
+    }
+    let mut found: Vec<String> = Vec::new();
+    for word in words(q) {
+        if !found.contains(&word) {
+            found.push(word);
+        }
+    }
+    match found.len() {
+        0 => Err(Invalid::new("q", "must contain a letter or a digit")),
+        n if n > MAX_SEARCH_WORDS => Err(Invalid::new(
+            "q",
+            format!("must have at most {MAX_SEARCH_WORDS} words"),
+        )),
+        _ => Ok(found),
+    }
 }
 
 /// Answer to creating a room: `{"room": {...}}`.

@@ -115,6 +115,12 @@ impl Entry for Message {
     fn seq(&self) -> u64 {
         self.seq
     }
+
+    /// A message's body, unless it is an amendment (its target is searched, not it) or a
+    /// tombstone.
+    fn text(&self) -> Option<&str> {
+        (self.amends.is_none() && !self.deleted).then_some(self.body.as_str())
+    }
 }
 
 /// What a room's subscribers hear besides messages: who is here, who is typing. Signals are
@@ -173,6 +179,44 @@ pub fn room_channel(slug: &str) -> String {
 /// whose items are numbered, so that they never touch its chain.
 pub fn signals_channel(slug: &str) -> String {
     format!("signals-{slug}")
+}
+
+/// The channel of a room's [`Activity`]: one item per new message, for the room lists of
+/// everyone who may read the room (not numbered: a list that missed one refetches anyway).
+pub fn activity_channel(slug: &str) -> String {
+    format!("activity-{slug}")
+}
+
+/// The channel of one user's own [`Activity`] (rooms read in another browser, rooms joined).
+pub fn user_activity_channel(user: &Uuid) -> String {
+    format!("user-activity-{user}")
+}
+
+/// The channel where the creation of a public room is announced to every room list.
+pub const ROOMS_CHANNEL: &str = "rooms";
+
+/// The SSE event name of [`Activity`] on `GET /api/activity`.
+pub const ACTIVITY_EVENT: &str = "activity";
+
+/// What changes a room list while it is open: it refetches the list (the counts come from the
+/// database, so a missed event costs nothing but a late badge), and on [`Activity::Rooms`] also
+/// reopens its stream, whose channels are the rooms it may see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Activity {
+    /// The stream is open: whatever happened before is in the list fetched now.
+    Ready,
+    /// `author` posted message `seq` in `room`.
+    Message {
+        room: String,
+        seq: u64,
+        author: String,
+    },
+    /// The user read `room` up to `seq` (in any browser).
+    Read { room: String, seq: u64 },
+    /// The rooms the user may see changed: a public room was created, or they were added to
+    /// a private one.
+    Rooms,
 }
 
 /// The channel of one member of a private room: every stream of theirs in that room joins it,

@@ -44,6 +44,12 @@ pub trait Entry: Clone + fmt::Debug + PartialEq + Serialize + DeserializeOwned +
 
     /// Its place in the channel: 1, 2, 3, … without gaps.
     fn seq(&self) -> u64;
+
+    /// The text people search for and count as unread (chat: a message's body). `None` for
+    /// entries that are not read as text: samples, amendments, tombstones.
+    fn text(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// The signals of a channel that has none (a dashboard): no value of this type exists.

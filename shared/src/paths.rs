@@ -79,6 +79,13 @@ pub const ROOM_MESSAGE: Route = Route::new("/api/rooms/{slug}/messages/{seq}");
 /// `PUT`: a heartbeat of one device; `DELETE`: the device left.
 pub const ROOM_PRESENCE: Route = Route::new("/api/rooms/{slug}/presence/{device}");
 pub const ROOM_TYPING: Route = Route::new("/api/rooms/{slug}/typing");
+/// `GET ?q=WORDS&before=SEQ&limit=N`: a page of the room's messages that have every word.
+pub const ROOM_SEARCH: Route = Route::new("/api/rooms/{slug}/search");
+/// `PUT {"seq": N}`: the caller has read the room up to message N.
+pub const ROOM_READ: Route = Route::new("/api/rooms/{slug}/read");
+/// The caller's room-list activity (`shared::chat::Activity`), as Server-Sent Events only: a
+/// room list is open in a browser, which has `EventSource`.
+pub const ACTIVITY: Route = Route::new("/api/activity");
 
 /// A room's streams.
 pub const ROOM_STREAMS: Streams = Streams {
@@ -123,6 +130,9 @@ impl Streams {
 
 /// Which transport a request path streams over, if it is a stream path (no query string).
 pub fn stream(path: &str) -> Option<Transport> {
+    if ACTIVITY.matches(path) {
+        return Some(Transport::EventSource);
+    }
     STREAMS.iter().find_map(|streams| {
         Transport::ALL
             .into_iter()
@@ -153,6 +163,7 @@ mod tests {
             Some(Transport::EventSource)
         );
         assert_eq!(stream("/api/rooms/lobby/ws"), Some(Transport::WebSocket));
+        assert_eq!(stream("/api/activity"), Some(Transport::EventSource));
         assert_eq!(
             stream("/api/dashboards/system/poll"),
             Some(Transport::LongPoll)

@@ -193,12 +193,16 @@ fn response_shapes() {
             rooms: vec![Room {
                 slug: "lobby".into(),
                 title: "Lobby".into(),
-                private: false
+                private: false,
+                unread: Some(Unread {
+                    count: 3,
+                    more: false
+                }),
             }],
             next: None,
         })
         .unwrap(),
-        json!({"rooms": [{"slug": "lobby", "title": "Lobby", "private": false}]})
+        json!({"rooms": [{"slug": "lobby", "title": "Lobby", "private": false, "unread": {"count": 3}}]})
     );
     assert_eq!(
         serde_json::to_value(RoomsResponse {
@@ -207,5 +211,26 @@ fn response_shapes() {
         })
         .unwrap(),
         json!({"rooms": [], "next": "lobby"})
+    );
+}
+
+#[test]
+fn search_words_are_runs_of_letters_and_digits() {
+    assert_eq!(
+        search_words("Grüße, WORLD! world 42x").unwrap(),
+        ["grüße", "world", "42x"]
+    );
+    assert_eq!(
+        words("don't—stop").collect::<Vec<_>>(),
+        ["don", "t", "stop"]
+    );
+    assert_eq!(search_words(" ,.!? ").unwrap_err().field, "q");
+    assert_eq!(search_words("").unwrap_err().field, "q");
+    let nine = "a b c d e f g h i";
+    assert!(search_words(nine).is_err());
+    assert!(search_words(&"x".repeat(MAX_SEARCH_CHARS + 1)).is_err());
+    assert_eq!(
+        search_words(&"x".repeat(MAX_SEARCH_CHARS)).unwrap().len(),
+        1
     );
 }

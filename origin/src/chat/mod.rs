@@ -5,6 +5,9 @@
 //! - [`presence`]: who is in a room (heartbeats per device) and who is typing, as signals.
 //! - [`messages`]: history pages, posting, editing and deleting (over HTTP, and as the
 //!   WebSocket `send`, `edit` and `delete` commands).
+//! - [`search`]: full-text search in a room's messages.
+//! - [`activity`]: read marks, and the stream that keeps an open room list's unread counts
+//!   current.
 //!
 //! [`Chat`] is the [`Feed`] the stream endpoints follow: who may follow a room (anyone, or the
 //! members of a private one) and chat's own WebSocket command. Who may see which room is decided
@@ -12,12 +15,14 @@
 //! like a room that does not exist (404), so strangers cannot find out which private rooms
 //! there are.
 
+pub mod activity;
 pub mod messages;
 pub mod presence;
 pub mod rooms;
+pub mod search;
 
-use axum::Router;
 use axum::routing::{delete, get, patch, post, put};
+use axum::{Router, middleware};
 use shared::api::{EditMessage, Invalid, PostMessage, validate_slug};
 use shared::chat::{ChatEvent, Command, Message, member_channel, room_channel, signals_channel};
 use shared::paths;
@@ -26,7 +31,7 @@ use uuid::Uuid;
 use crate::auth::Session;
 use crate::channel::{Feed, Target, stream};
 use crate::error::{ApiError, ApiResult};
-use crate::grip::GripVerifier;
+use crate::grip::{GripVerifier, require_grip};
 use crate::state::AppState;
 use crate::store::{RoomRow, Store};
 
@@ -124,6 +129,13 @@ pub fn routes(grip: &GripVerifier) -> Router<AppState> {
             put(presence::heartbeat).delete(presence::leave),
         )
         .route(paths::ROOM_TYPING.template(), post(presence::typing_post))
+        .route(paths::ROOM_SEARCH.template(), get(search::search))
+        .route(paths::ROOM_READ.template(), put(activity::mark_read))
+        .route(
+            paths::ACTIVITY.template(),
+            get(activity::events)
+                .route_layer(middleware::from_fn_with_state(grip.clone(), require_grip)),
+        )
         .merge(stream::routes::<Chat>(grip))
 }
 

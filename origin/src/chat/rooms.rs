@@ -9,7 +9,7 @@ use shared::api::{
     validate_slug, validate_user_name,
 };
 
-use super::readable_room;
+use super::{activity, readable_room};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{PathOf, Query, Slug, ValidJson};
@@ -17,6 +17,7 @@ use crate::limits::Action;
 use crate::revoke::end_member_streams;
 use crate::state::AppState;
 use crate::store::StoreError;
+use shared::chat::{Activity, ROOMS_CHANNEL, user_activity_channel};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,7 +28,8 @@ pub struct ListQuery {
 }
 
 /// `GET /api/rooms?after=SLUG&limit=N`: up to N (default and most 100) of the public rooms and
-/// the private rooms the caller belongs to, by slug; `next` when there are more.
+/// the private rooms the caller belongs to, by slug, with the caller's unread counts; `next`
+/// when there are more.
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -48,7 +50,7 @@ pub async fn list(
     // One more than asked tells whether another page follows.
     let mut rooms = state
         .store
-        .rooms_visible_to(user.id, &after, limit + 1)
+        .rooms_visible_to((user.id, &user.name), &after, limit + 1)
         .await?;
     let next = (rooms.len() > limit as usize).then(|| {
         rooms.truncate(limit as usize);
@@ -78,11 +80,15 @@ pub async fn create(
         slug: new.slug,
         title: new.title.trim().to_owned(),
         private: new.private,
+        unread: None,
     };
     let created = match state.store.create_room(&room, user.id).await {
         Err(StoreError::Conflict) => return Err(ApiError::Conflict("that slug is taken")),
         other => other?,
     };
+    if !created.room.private {
+        activity::publish(&state.channels.publisher, ROOMS_CHANNEL, &Activity::Rooms);
+    }
     Ok((
         StatusCode::CREATED,
         Json(RoomResponse { room: created.room }),
@@ -108,6 +114,8 @@ pub async fn add_member(
         .await?
         .ok_or(ApiError::NotFound("user"))?;
     state.store.add_member(&room, invitee.user.id).await?;
+    let theirs = user_activity_channel(&invitee.user.id);
+    activity::publish(&state.channels.publisher, &theirs, &Activity::Rooms);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -8,6 +8,7 @@ use shared::publish::ChainId;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use super::search::search_text;
 use super::{Store, StoreError, now_millis};
 
 /// A channel as stored.
@@ -69,7 +70,7 @@ fn to_payload<E: Entry>(entry: &E) -> Result<String, StoreError> {
     Ok(serde_json::to_string(entry).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
 }
 
-fn entry_from_row<E: Entry>(row: &AnyRow) -> Result<E, sqlx::Error> {
+pub(crate) fn entry_from_row<E: Entry>(row: &AnyRow) -> Result<E, sqlx::Error> {
     let payload: String = row.try_get("payload")?;
     serde_json::from_str(&payload).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
@@ -157,13 +158,14 @@ impl Store {
         };
         let payload = to_payload(&entry)?;
         let inserted = sqlx::query(
-            "INSERT INTO entries (channel_id, seq, payload, dedupe) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (channel_id, dedupe) DO NOTHING",
+            "INSERT INTO entries (channel_id, seq, payload, dedupe, search_text) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (channel_id, dedupe) DO NOTHING",
         )
         .bind(channel_id)
         .bind(seq)
         .bind(&payload)
         .bind(dedupe)
+        .bind(search_text(&entry))
         .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 1 {
@@ -214,13 +216,16 @@ impl Store {
                 return Err(refused);
             }
         };
-        sqlx::query("UPDATE entries SET payload = $3 WHERE channel_id = $1 AND seq = $2")
-            .bind(channel_id)
-            .bind(target as i64)
-            .bind(to_payload(&now)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+        sqlx::query(
+            "UPDATE entries SET payload = $3, search_text = $4 WHERE channel_id = $1 AND seq = $2",
+        )
+        .bind(channel_id)
+        .bind(target as i64)
+        .bind(to_payload(&now)?)
+        .bind(search_text(&now))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
         sqlx::query("INSERT INTO entries (channel_id, seq, payload) VALUES ($1, $2, $3)")
             .bind(channel_id)
             .bind(slot.seq as i64)

@@ -5,6 +5,8 @@
 //! - [`rooms`]: chat rooms, their members, and the channel each one's messages go to.
 //! - [`users`]: accounts and sessions.
 //! - [`presence`]: who is in which room now (devices and their heartbeats).
+//! - [`reads`]: how far each user has read each room (unread counts).
+//! - [`search`]: full-text search in a channel's entries.
 //!
 //! One binary, two stores: sqlx's `Any` driver runs the same SQL on SQLite (the default, a file
 //! under `data/`) and Postgres (`DATABASE_URL=postgres://…`). The queries stick to what both
@@ -13,7 +15,9 @@
 
 pub mod channels;
 mod presence;
+mod reads;
 mod rooms;
+mod search;
 mod users;
 
 pub use channels::{Channel, Slot, Stored};

@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use super::channels::{CHANNEL_COLUMNS, Channel, channel_from_row};
+use super::reads::{unread_columns, unread_from_row};
 use super::{Store, StoreError, now_millis};
 use shared::api::Room;
 use shared::chat::room_channel;
@@ -26,6 +27,7 @@ fn room_from_row(row: &AnyRow) -> Result<RoomRow, sqlx::Error> {
             slug: row.try_get("slug")?,
             title: row.try_get("title")?,
             private: row.try_get::<i64, _>("private")? != 0,
+            unread: None,
         },
         owner_id: Uuid::parse_str(&owner).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         channel: channel_from_row(row)?,
@@ -100,27 +102,41 @@ impl Store {
         Ok(row.as_ref().map(room_from_row).transpose()?)
     }
 
-    /// Up to `limit` of the public rooms and the private rooms `user` belongs to, by slug,
-    /// after `after`.
+    /// Up to `limit` of the public rooms and the private rooms `reader` (id, name) belongs to,
+    /// by slug, after `after`, each with the reader's unread count.
     pub async fn rooms_visible_to(
         &self,
-        user: Uuid,
+        reader: (Uuid, &str),
         after: &str,
         limit: u32,
     ) -> Result<Vec<Room>, StoreError> {
-        let rows = sqlx::query(&room_query(
-            "(rooms.private = $1 OR rooms.id IN \
+        let sql = format!(
+            "SELECT rooms.id, rooms.slug, rooms.title, CAST(rooms.private AS INTEGER) AS private, \
+               rooms.owner_id, {CHANNEL_COLUMNS}, {unread} \
+             FROM rooms JOIN channels ON channels.id = rooms.channel_id \
+             LEFT JOIN reads ON reads.room_id = rooms.id AND reads.user_id = $2 \
+             WHERE (rooms.private = $1 OR rooms.id IN \
                (SELECT room_id FROM room_members WHERE user_id = $2)) \
              AND rooms.slug > $3 ORDER BY rooms.slug LIMIT $4",
-        ))
-        .bind(false)
-        .bind(user.to_string())
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+            unread = unread_columns(self.backend, "$5"),
+        );
+        let rows = sqlx::query(&sql)
+            .bind(false)
+            .bind(reader.0.to_string())
+            .bind(after)
+            .bind(i64::from(limit))
+            .bind(reader.1)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
-            .map(|row| Ok(room_from_row(row)?.room))
+            .map(|row| {
+                let found = room_from_row(row)?;
+                let unread = unread_from_row(row, found.channel.last_seq)?;
+                Ok(Room {
+                    unread: Some(unread),
+                    ..found.room
+                })
+            })
             .collect()
     }
 

@@ -1,0 +1,115 @@
+//! What keeps an open room list current: read marks (`PUT /api/rooms/{slug}/read`), and
+//! `GET /api/activity`, a Server-Sent Events stream held by Fanout that tells the list when to
+//! refetch ([`Activity`]).
+//!
+//! The stream carries no counts, only news that counts changed: the counts come from the
+//! database with the list (`store::reads`), so an activity item lost costs a late badge, never a
+//! wrong one, and the items are not numbered or replayed. The stream joins one channel per room
+//! the user may see, so it hears of new messages exactly where they may read; it ends (and the
+//! browser reconnects, joining the new set) when their session ends or they leave a private
+//! room, and is told to reconnect when the set of rooms grows.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use shared::api::{MarkRead, ROOMS_PAGE_MAX, ReadMark};
+use shared::chat::{
+    ACTIVITY_EVENT, Activity, ROOMS_CHANNEL, activity_channel, member_channel,
+    user_activity_channel,
+};
+use shared::publish::{Formats, HttpStream, Item};
+use shared::session::session_channel;
+use shared::sse::SseEvent;
+
+use super::readable_room;
+use crate::auth::{CurrentUser, authenticate};
+use crate::channel::publish::{Kind, Publisher};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Slug, ValidJson};
+use crate::grip::Subscribe;
+use crate::limits::Action;
+use crate::state::AppState;
+
+/// `PUT /api/rooms/{slug}/read`: moves the caller's read mark forward (never back); a mark past
+/// the room's newest message is refused.
+pub async fn mark_read(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Slug(slug): Slug,
+    ValidJson(mark): ValidJson<MarkRead>,
+) -> ApiResult<Json<ReadMark>> {
+    state.limits.check(Action::MarkRead(user.id))?;
+    let room = readable_room(&state.store, &slug, user.id).await?;
+    let last = state.store.last_seq(room.channel.id).await?;
+    if mark.seq > last {
+        return Err(ApiError::from(shared::api::Invalid {
+            field: "seq",
+            reason: format!("the room's newest message is {last}"),
+        }));
+    }
+    let read = state.store.mark_read(user.id, room.id, mark.seq).await?;
+    let news = Activity::Read {
+        room: slug,
+        seq: read,
+    };
+    publish(
+        &state.channels.publisher,
+        &user_activity_channel(&user.id),
+        &news,
+    );
+    Ok(Json(ReadMark { read }))
+}
+
+/// `GET /api/activity`, through Fanout only: `ready` now, then [`Activity`] as it happens, for
+/// the first page of rooms the caller may see (the list the app shows).
+pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let session = authenticate(&state, &headers).await?;
+    let user = &session.user;
+    let rooms = state
+        .store
+        .rooms_visible_to((user.id, &user.name), "", ROOMS_PAGE_MAX)
+        .await?;
+    let mut channels = vec![
+        (session_channel(&session.sid), None),
+        (user_activity_channel(&user.id), None),
+        (ROOMS_CHANNEL.to_owned(), None),
+    ];
+    for room in &rooms {
+        channels.push((activity_channel(&room.slug), None));
+        if room.private {
+            // Removed from the room, the stream ends, and reconnects without it.
+            channels.push((member_channel(&room.slug, &user.id), None));
+        }
+    }
+    let mut response = sse(&Activity::Ready).encode().into_response();
+    let out = response.headers_mut();
+    out.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    out.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Subscribe {
+        channels,
+        next_link: None,
+    }
+    .stream(out);
+    Ok(response)
+}
+
+/// Tells the room lists subscribed to `channel`. Best effort, like every signal.
+pub fn publish(publisher: &Publisher, channel: &str, news: &Activity) {
+    let item = Item {
+        channel: channel.to_owned(),
+        id: None,
+        prev_id: None,
+        formats: Formats {
+            http_stream: Some(HttpStream::content(sse(news).encode())),
+            ..Formats::default()
+        },
+    };
+    publisher.publish(Kind::Signal, &item);
+}
+
+fn sse(news: &Activity) -> SseEvent {
+    let data = serde_json::to_string(news).expect("activity serialises");
+    SseEvent::message(data).with_event(ACTIVITY_EVENT)
+}
