@@ -5,8 +5,9 @@ use gloo_net::http::{Request, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
-    AddMember, CreateRoom, Credentials, EditMessage, ErrorBody, ErrorCode, MessageResponse,
-    PostMessage, Presence, Room, RoomResponse, RoomsResponse, User, UserResponse,
+    AddMember, CreateRoom, Credentials, EditMessage, ErrorBody, ErrorCode, MarkRead,
+    MessageResponse, PostMessage, Presence, ReadMark, Room, RoomResponse, RoomsResponse,
+    SearchResponse, User, UserResponse,
 };
 use shared::chat::Message;
 use shared::event::{Entry, Page};
@@ -30,6 +31,15 @@ impl ApiError {
         match self {
             ApiError::Refused { status, .. } => Some(*status),
             ApiError::Network(_) => None,
+        }
+    }
+
+    /// The same request may work later: there was no answer, or a timeout, too many requests,
+    /// a failing server. Any other refusal would only be repeated.
+    pub fn is_transient(&self) -> bool {
+        match self.status() {
+            None => true,
+            Some(status) => matches!(status, 408 | 429) || status >= 500,
         }
     }
 }
@@ -177,6 +187,25 @@ pub async fn delete_message(slug: &str, seq: u64) -> ApiResult<Message> {
     let url = paths::ROOM_MESSAGE.to(&[slug, &seq.to_string()]);
     let answer: MessageResponse = read(Request::delete(&url).send().await?).await?;
     Ok(answer.message)
+}
+
+/// A page of the room's messages that have every word of `q` (the newest first; `before`: the
+/// `next` of the previous page).
+pub async fn search(slug: &str, q: &str, before: Option<u64>) -> ApiResult<SearchResponse> {
+    let q = String::from(js_sys::encode_uri_component(q));
+    let mut url = format!("{}?q={q}", paths::ROOM_SEARCH.to(&[slug]));
+    if let Some(before) = before {
+        url.push_str(&format!("&before={before}"));
+    }
+    read(Request::get(&url).send().await?).await
+}
+
+/// Says the user has read the room up to message `seq`; answers the mark the server keeps
+/// (never moved back, so it may be further on, read in another tab).
+pub async fn mark_read(slug: &str, seq: u64) -> ApiResult<u64> {
+    let url = paths::ROOM_READ.to(&[slug]);
+    let answer: ReadMark = read(Request::put(&url).json(&MarkRead { seq })?.send().await?).await?;
+    Ok(answer.read)
 }
 
 /// A presence heartbeat of this tab in the room; who is online.

@@ -2,8 +2,11 @@
 //!
 //! ```text
 //! pages::login  ── api (fetch) ──▶ /api/auth/*                 (session cookie, HttpOnly)
-//! pages::rooms  ── api ──────────▶ /api/rooms                  (list, create)
+//! pages::rooms  ── api ──────────▶ /api/rooms                  (list with unread counts, create)
+//!               ── activity ─────▶ /api/activity               (news, through Fanout: refetch)
 //! pages::room   ── api ──────────▶ /api/rooms/{slug}/messages  (history pages, posting)
+//!                                  /api/rooms/{slug}/read      (read marks)
+//!                                  /api/rooms/{slug}/search
 //!               ── live ─────────▶ /api/rooms/{slug}/events | ws | poll  (through Fanout)
 //! pages::dashboard ─ api ────────▶ /api/dashboards/system/samples
 //!               ── live ─────────▶ /api/dashboards/system/events | ws | poll
@@ -13,6 +16,7 @@
 //! origin agree by construction. `live` turns any channel's stream into entries shown once, in
 //! order, across reconnects.
 
+mod activity;
 mod api;
 mod app;
 mod indicator;

@@ -1,56 +1,103 @@
-//! The room list (public rooms and the private rooms you belong to) and the new-room form.
+//! The room list (public rooms and the private rooms you belong to), each with its unread
+//! count and kept current while the page is open ([`crate::activity`]), and the new-room form.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
-use shared::api::CreateRoom;
+use shared::api::{CreateRoom, Room};
 
-use crate::api;
+use crate::activity;
+use crate::api::{self, ApiResult};
+
+/// What the list area shows; it changes far less often than the list itself.
+#[derive(Clone, PartialEq)]
+enum Shape {
+    Loading,
+    Failed(String),
+    Empty,
+    Listed,
+}
 
 #[component]
 pub fn Rooms() -> impl IntoView {
-    let rooms = LocalResource::new(api::rooms);
+    // `None` until the first answer.
+    let rooms = RwSignal::new(None::<ApiResult<Vec<Room>>>);
+    // Fetched now and again after news, for as long as the page is open. A failed refetch
+    // keeps the list shown: the next news (or the reopened stream's `ready`) fetches again.
+    let watch = activity::watch(async move || {
+        let answer = api::rooms().await;
+        let shown = matches!(rooms.try_get_untracked(), Some(Some(Ok(_))));
+        if answer.is_ok() || !shown {
+            rooms.try_set(Some(answer));
+        }
+    });
+    on_cleanup(move || drop(watch));
+
+    let shape = Memo::new(move |_| {
+        rooms.with(|rooms| match rooms {
+            None => Shape::Loading,
+            Some(Err(err)) => Shape::Failed(err.to_string()),
+            Some(Ok(list)) if list.is_empty() => Shape::Empty,
+            Some(Ok(_)) => Shape::Listed,
+        })
+    });
+    let list = move || match rooms.get() {
+        Some(Ok(list)) => list,
+        _ => Vec::new(),
+    };
 
     view! {
         <section class="card">
             <h1>"Rooms"</h1>
-            <Suspense fallback=|| view! { <p class="muted">"Loading rooms…"</p> }>
-                {move || {
-                    rooms
-                        .get()
-                        .map(|result| match result {
-                            Ok(list) if list.is_empty() => {
-                                view! { <p class="muted">"No rooms yet: create the first one."</p> }
-                                    .into_any()
+            {move || match shape.get() {
+                Shape::Loading => view! { <p class="muted">"Loading rooms…"</p> }.into_any(),
+                Shape::Failed(err) => view! { <p class="error" role="alert">{err}</p> }.into_any(),
+                Shape::Empty => {
+                    view! { <p class="muted">"No rooms yet: create the first one."</p> }.into_any()
+                }
+                // A refetch redraws only the rooms that changed (a new count, a new room).
+                Shape::Listed => view! {
+                    <ul class="rooms" id="rooms">
+                        <For
+                            each=list
+                            key=|room| {
+                                let unread = room.unread.map(|u| (u.count, u.more));
+                                (room.slug.clone(), room.title.clone(), room.private, unread)
                             }
-                            Ok(list) => {
-                                view! {
-                                    <ul class="rooms" id="rooms">
-                                        {list
-                                            .into_iter()
-                                            .map(|room| {
-                                                let href = format!("/rooms/{}", room.slug);
-                                                view! {
-                                                    <li>
-                                                        <A href=href>
-                                                            <span class="title">{room.title}</span>
-                                                            <span class="slug">"#"{room.slug}</span>
-                                                            {room.private.then(|| view! { <span class="badge">"private"</span> })}
-                                                        </A>
-                                                    </li>
-                                                }
-                                            })
-                                            .collect_view()}
-                                    </ul>
-                                }
-                                    .into_any()
-                            }
-                            Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
-                        })
-                }}
-            </Suspense>
+                            children=|room| view! { <RoomItem room /> }
+                        />
+                    </ul>
+                }
+                    .into_any(),
+            }}
         </section>
         <NewRoom />
+    }
+}
+
+/// One room of the list, with its unread count when there is one.
+#[component]
+fn RoomItem(room: Room) -> impl IntoView {
+    let slug = room.slug.clone();
+    let href = format!("/rooms/{slug}");
+    let unread = room.unread.filter(|u| u.count > 0).map(|u| {
+        // `more`: older unread messages were not counted.
+        let count = match u.more {
+            true => format!("{}+", u.count),
+            false => u.count.to_string(),
+        };
+        let label = format!("{count} unread messages");
+        view! { <span class="unread" aria-label=label>{count}</span> }
+    });
+    view! {
+        <li data-slug=slug>
+            <A href=href>
+                <span class="title">{room.title}</span>
+                <span class="slug">"#"{room.slug}</span>
+                {room.private.then(|| view! { <span class="badge">"private"</span> })}
+                {unread}
+            </A>
+        </li>
     }
 }
 

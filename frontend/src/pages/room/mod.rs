@@ -1,14 +1,19 @@
-//! A room: its history (older pages load as you scroll up), live messages, the composer with
-//! pending messages, the connection indicator, and (private rooms) the invite form.
+//! A room: its history (older pages load as you scroll up), live messages, search, the
+//! composer with pending messages, the connection indicator, and (private rooms) the invite
+//! form.
 //!
-//! One module per job: [`timeline`] (what is shown), [`stream`] (the live stream's life),
-//! [`outbox`] (what you send until it comes back), [`presence`] (who is here and typing),
+//! One module per job: [`timeline`] (what is shown), [`older`] (history pages above it),
+//! [`stream`] (the live stream's life), [`outbox`] (what you send until it comes back),
+//! [`read`] (how far you have read), [`search`], [`presence`] (who is here and typing),
 //! [`scroll`] (where the list is scrolled), [`invite`]. This file wires them together.
 
 mod invite;
+mod older;
 mod outbox;
 mod presence;
+mod read;
 mod scroll;
+mod search;
 mod stream;
 mod timeline;
 
@@ -19,9 +24,12 @@ use shared::paths::ROOM_MESSAGES;
 use shared::subscription::Transport;
 
 use self::invite::Invite;
+use self::older::Older;
 use self::outbox::{Composer, Outbox, PendingList};
 use self::presence::{Members, Presence, TypingLine};
+use self::read::ReadMarks;
 use self::scroll::Scroll;
+use self::search::Search;
 use self::stream::RoomStream;
 use self::timeline::{MessageItem, Timeline};
 use crate::api;
@@ -44,19 +52,29 @@ pub fn RoomPage(transport: RwSignal<Transport>) -> impl IntoView {
 #[component]
 fn Room(slug: String, transport: RwSignal<Transport>) -> impl IntoView {
     let session = Session::get();
+    // Rooms are routed to only while someone is signed in.
+    let user = session
+        .user
+        .get_untracked()
+        .map(|u| u.name)
+        .unwrap_or_default();
     let slug = StoredValue::new(slug);
     let timeline = Timeline::new();
-    let outbox = Outbox::new(slug);
+    let scroll = Scroll::new();
+    let outbox = Outbox::new(slug, &user, timeline);
     let presence = Presence::new(slug);
-    let scroll = Scroll(NodeRef::new());
-    let stream = RoomStream::new(slug, timeline, outbox, presence, scroll);
+    let older = Older::new(slug, timeline, scroll);
+    let stream = RoomStream::new(slug, timeline, outbox, presence, scroll, older);
     let error = RwSignal::new(None::<String>);
     let loaded = RwSignal::new(false);
-    let loading_older = RwSignal::new(false);
     presence.start();
+    let reads = ReadMarks::start(slug, timeline, scroll);
     on_cleanup(move || {
         stream.stop();
         presence.stop();
+        outbox.stop();
+        older.stop();
+        reads.stop();
     });
 
     let room_info = LocalResource::new(move || {
@@ -94,25 +112,6 @@ fn Room(slug: String, transport: RwSignal<Transport>) -> impl IntoView {
         now
     });
 
-    let load_older = move || {
-        let Some(first) = timeline.first_seq() else {
-            return;
-        };
-        if loading_older.get_untracked() || !timeline.has_older.get_untracked() {
-            return;
-        }
-        loading_older.set(true);
-        leptos::task::spawn_local(async move {
-            let result = api::history(ROOM_MESSAGES, &slug.get_value(), Some(first), PAGE).await;
-            loading_older.set(false);
-            match result {
-                // Keep the message you were reading where it was.
-                Ok(page) => scroll.keep_in_place(move || timeline.prepend(page)),
-                Err(err) => error.set(Some(err.to_string())),
-            }
-        });
-    };
-
     let me = Signal::derive(move || session.user.get().map(|u| u.name).unwrap_or_default());
 
     view! {
@@ -130,24 +129,27 @@ fn Room(slug: String, transport: RwSignal<Transport>) -> impl IntoView {
                 </h1>
                 <Indicator status=stream.status />
             </header>
+            <Search slug older />
             <Members presence />
             <p class="error" role="alert">{move || error.get()}</p>
             <ol
                 class="messages"
                 id="messages"
-                node_ref=scroll.0
+                node_ref=scroll.list
                 aria-label="Messages"
                 aria-live="polite"
+                data-read=move || reads.read.get()
                 on:scroll=move |_| {
                     if scroll.near_top() {
-                        load_older();
+                        older.load(error);
                     }
+                    reads.check();
                 }
             >
                 <Show when=move || timeline.has_older.get()>
                     <li class="older">
-                        <button class="link" id="load-older" on:click=move |_| load_older()>
-                            {move || if loading_older.get() { "Loading…" } else { "Load older messages" }}
+                        <button class="link" id="load-older" on:click=move |_| older.load(error)>
+                            {move || if older.loading.get() { "Loading…" } else { "Load older messages" }}
                         </button>
                     </li>
                 </Show>
@@ -159,7 +161,9 @@ fn Room(slug: String, transport: RwSignal<Transport>) -> impl IntoView {
                     key=|m| (m.id, m.edited_at, m.deleted)
                     children=move |m| {
                         let mine = m.author == me.get_untracked();
-                        view! { <MessageItem message=m mine slug /> }
+                        let seq = m.seq;
+                        let current = Signal::derive(move || scroll.current.get() == Some(seq));
+                        view! { <MessageItem message=m mine slug current /> }
                     }
                 />
                 <PendingList outbox />

@@ -7,6 +7,7 @@ use shared::chat::Message;
 use shared::paths::ROOM_STREAMS;
 use shared::subscription::Transport;
 
+use super::older::Older;
 use super::outbox::Outbox;
 use super::presence::Presence;
 use super::scroll::Scroll;
@@ -21,6 +22,7 @@ pub struct RoomStream {
     pub outbox: Outbox,
     pub presence: Presence,
     pub scroll: Scroll,
+    pub older: Older,
     pub status: RwSignal<Status>,
     /// Bumped when the server says our position is unknown: the room reloads everything.
     pub generation: RwSignal<u32>,
@@ -34,6 +36,7 @@ impl RoomStream {
         outbox: Outbox,
         presence: Presence,
         scroll: Scroll,
+        older: Older,
     ) -> RoomStream {
         RoomStream {
             slug,
@@ -41,6 +44,7 @@ impl RoomStream {
             outbox,
             presence,
             scroll,
+            older,
             status: RwSignal::new(Status::Connecting),
             generation: RwSignal::new(0),
             follow: StoredValue::new_local(None),
@@ -52,7 +56,8 @@ impl RoomStream {
         self.status.set(Status::Connecting);
         let deliver = move |delivery: Delivery<Message>| match delivery {
             Delivery::Entries(new) => {
-                let following = self.scroll.near_bottom();
+                // While older pages load (a search result's jump), the reader is in the past.
+                let following = self.scroll.near_bottom() && !self.older.loading.get_untracked();
                 self.outbox.arrived(&new);
                 self.timeline.append(new, following);
                 if following {

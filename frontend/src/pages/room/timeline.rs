@@ -96,7 +96,13 @@ fn has_older(page: &[Message]) -> bool {
 /// One message. The author's own get Edit and Delete; the change comes back on the stream like
 /// every entry, so this view only ever shows what the room stored.
 #[component]
-pub fn MessageItem(message: Arc<Message>, mine: bool, slug: StoredValue<String>) -> impl IntoView {
+pub fn MessageItem(
+    message: Arc<Message>,
+    mine: bool,
+    slug: StoredValue<String>,
+    /// The message a search result jumped to.
+    current: Signal<bool>,
+) -> impl IntoView {
     let time = clock(&message);
     let datetime = message.sent_at.to_string();
     let seq = message.seq;
@@ -128,7 +134,14 @@ pub fn MessageItem(message: Arc<Message>, mine: bool, slug: StoredValue<String>)
     let body = message.body.clone();
     // Text nodes, never HTML: a body is shown exactly as typed.
     view! {
-        <li class="message" class:mine=mine class:deleted=deleted data-seq=seq>
+        <li
+            class="message"
+            class:mine=mine
+            class:deleted=deleted
+            class:current=current
+            aria-current=move || current.get().then_some("true")
+            data-seq=seq
+        >
             <span class="meta">
                 <span class="author">{message.author.clone()}</span>
                 <time datetime=datetime>{time}</time>
@@ -157,9 +170,26 @@ pub fn MessageItem(message: Arc<Message>, mine: bool, slug: StoredValue<String>)
     }
 }
 
+/// When the message was sent, in the reader's time zone.
+fn sent_at(message: &Message) -> js_sys::Date {
+    let millis = (message.sent_at.unix_timestamp_nanos() / 1_000_000) as f64;
+    js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(millis))
+}
+
 /// `HH:MM` in the reader's time zone.
 fn clock(message: &Message) -> String {
-    let millis = (message.sent_at.unix_timestamp_nanos() / 1_000_000) as f64;
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(millis));
+    let date = sent_at(message);
     format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
+}
+
+/// `YYYY-MM-DD HH:MM` in the reader's time zone, for lists that span days (search results).
+pub fn day_and_clock(message: &Message) -> String {
+    let date = sent_at(message);
+    format!(
+        "{}-{:02}-{:02} {}",
+        date.get_full_year(),
+        date.get_month() + 1,
+        date.get_date(),
+        clock(message)
+    )
 }
