@@ -15,8 +15,9 @@
 //! 6. search in the room of 1,000,000 messages: p50/p99 of queries common and rare, next to a
 //!    history page of the same room.
 //!
-//! Run with `cargo xtask bench` (or `cargo bench -p e2e --bench stack`). `BENCH_POSTS` and
-//! `BENCH_BIG_ROOM` shrink the work for a quick look.
+//! Run with `cargo xtask bench` (or `cargo bench -p e2e --bench stack`). `BENCH_POSTS`,
+//! `BENCH_BIG_ROOM` and `BENCH_PRESENCE_USERS` shrink the work for a quick look; `BENCH_ONLY`
+//! (e.g. `presence,search`) runs some sections only.
 
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,61 @@ async fn main() -> anyhow::Result<()> {
         std::thread::available_parallelism()?
     );
 
+    if selected("posts") {
+        posts_section(posts).await?;
+    }
+    if selected("edge") {
+        println!("\n## the edge hop (Viceroy) vs straight to Pushpin (median of 300 requests)");
+        edge_hop().await?;
+    }
+    if selected("tail") {
+        let rounds = env_usize("BENCH_TAIL_ROUNDS", 10);
+        println!("\n## the end of a 400-message burst ({rounds} rounds, SQLite)");
+        tail_of_a_burst(rounds).await?;
+    }
+    if selected("resume") {
+        println!("\n## WebSocket resume traffic (10 clients, 6 bursts of 30 messages, 2 s apart)");
+        resume_traffic().await?;
+    }
+    if selected("presence") {
+        let users = env_usize("BENCH_PRESENCE_USERS", 1000);
+        println!("\n## presence: {users} users in one room (SQLite, through Pushpin)");
+        presence_at_scale(users).await?;
+    }
+    if selected("search") {
+        println!(
+            "\n## search in a room of {big_room} messages (100 queries each, through Pushpin)"
+        );
+        for db in [Db::Sqlite, Db::Postgres] {
+            search_latency(db, big_room).await?;
+        }
+    }
+    if selected("replay") {
+        println!("\n## replay of 100 missed messages (median of 21 reconnects)");
+        for db in [Db::Sqlite, Db::Postgres] {
+            let small = replay_median(db, 1_000).await?;
+            let big = replay_median(db, big_room).await?;
+            println!(
+                "{db:?}: room of 1,000: {:.2} ms; room of {big_room}: {:.2} ms  ({:.2}× the small room)",
+                ms(small),
+                ms(big),
+                big.as_secs_f64() / small.as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether `BENCH_ONLY` (a comma-separated list of section names: posts, edge, tail, resume,
+/// presence, search, replay) selects the section; every section when it is unset.
+fn selected(section: &str) -> bool {
+    match std::env::var("BENCH_ONLY") {
+        Ok(only) => only.split(',').any(|s| s.trim() == section),
+        Err(_) => true,
+    }
+}
+
+async fn posts_section(posts: usize) -> anyhow::Result<()> {
     println!("\n## posts stored and delivered ({posts} posts, 16 concurrent posters)");
     let baseline = bare_sqlite_inserts(posts, "NORMAL").await?;
     println!("bare SQLite insert loop, synchronous=NORMAL: {baseline:>8.0} rows/s (baseline)");
@@ -49,37 +105,6 @@ async fn main() -> anyhow::Result<()> {
             "POST → store → publish → SSE, {:<8} {rate:>8.0} posts/s  ({:.2}× baseline)",
             format!("{db:?}:"),
             rate / baseline
-        );
-    }
-
-    println!("\n## the edge hop (Viceroy) vs straight to Pushpin (median of 300 requests)");
-    edge_hop().await?;
-
-    let rounds = env_usize("BENCH_TAIL_ROUNDS", 10);
-    println!("\n## the end of a 400-message burst ({rounds} rounds, SQLite)");
-    tail_of_a_burst(rounds).await?;
-
-    println!("\n## WebSocket resume traffic (10 clients, 6 bursts of 30 messages, 2 s apart)");
-    resume_traffic().await?;
-
-    let users = env_usize("BENCH_PRESENCE_USERS", 1000);
-    println!("\n## presence: {users} users in one room (SQLite, through Pushpin)");
-    presence_at_scale(users).await?;
-
-    println!("\n## search in a room of {big_room} messages (100 queries each, through Pushpin)");
-    for db in [Db::Sqlite, Db::Postgres] {
-        search_latency(db, big_room).await?;
-    }
-
-    println!("\n## replay of 100 missed messages (median of 21 reconnects)");
-    for db in [Db::Sqlite, Db::Postgres] {
-        let small = replay_median(db, 1_000).await?;
-        let big = replay_median(db, big_room).await?;
-        println!(
-            "{db:?}: room of 1,000: {:.2} ms; room of {big_room}: {:.2} ms  ({:.2}× the small room)",
-            ms(small),
-            ms(big),
-            big.as_secs_f64() / small.as_secs_f64()
         );
     }
     Ok(())
