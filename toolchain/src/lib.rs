@@ -63,9 +63,13 @@ pub enum Source {
 /// What a package of the npm registry is installed for.
 #[derive(Debug, Clone, Copy)]
 pub enum Provides {
-    /// A program in `node_modules/.bin`, whose `--version` names the pinned version (or its
-    /// major: "wasm-opt version 123", "Fastly CLI version v16.1.0").
-    Program(&'static str),
+    /// A program in `node_modules/.bin`, whose `version_arg` (`--version`; the Fastly CLI's is
+    /// `version`) prints the pinned version or its major: "wasm-opt version 123", "Fastly CLI
+    /// version v16.1.0".
+    Program {
+        name: &'static str,
+        version_arg: &'static str,
+    },
     /// A data file inside the package (a path below `node_modules/<package>/`), the package's
     /// `package.json` naming the pinned version.
     File(&'static str),
@@ -146,7 +150,10 @@ pub const TOOLS: &[Tool] = &[
         source: Source::Npm {
             package: "binaryen",
             version: "123.0.0",
-            provides: Provides::Program("wasm-opt"),
+            provides: Provides::Program {
+                name: "wasm-opt",
+                version_arg: "--version",
+            },
         },
         cost: "a few seconds (npm)",
     },
@@ -172,7 +179,10 @@ pub const TOOLS: &[Tool] = &[
         source: Source::Npm {
             package: "@fastly/cli",
             version: "16.1.0",
-            provides: Provides::Program("fastly"),
+            provides: Provides::Program {
+                name: "fastly",
+                version_arg: "version",
+            },
         },
         cost: "a few seconds (npm)",
     },
@@ -279,10 +289,13 @@ impl Tool {
                     return Err(format!("{installed} installed, {version} wanted"));
                 }
                 match provides {
-                    Provides::Program(program) => {
+                    Provides::Program {
+                        name: program,
+                        version_arg,
+                    } => {
                         let path = npm_bin(workspace).join(program);
-                        let printed = output(Command::new(path).arg("--version"))
-                            .ok_or(format!("`{program} --version` failed"))?;
+                        let printed = output(Command::new(path).arg(version_arg))
+                            .ok_or(format!("`{program} {version_arg}` failed"))?;
                         let major = version.split('.').next().unwrap_or(version);
                         match printed
                             .split_whitespace()

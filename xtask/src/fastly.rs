@@ -217,6 +217,7 @@ fn serve(
         println!("    Pushpin said:\n{lines}");
     }
     stop(&mut child);
+    remove_pushpin_files(&log);
     timings.done(name, started);
     Ok(served)
 }
@@ -259,6 +260,31 @@ fn stop(child: &mut Child) {
         .stderr(Stdio::null())
         .status();
     let _ = child.wait();
+}
+
+/// The CLI removes Pushpin's files in /tmp when it stops Pushpin, but not when it is stopped
+/// while still waiting for Pushpin to start: remove what its log names (and the wrapper's copy).
+fn remove_pushpin_files(log: &Path) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    for label in [
+        "Pushpin temporary runtime directory: ",
+        "Pushpin conf file: ",
+        "Pushpin routes file: ",
+    ] {
+        let Some(path) = text
+            .lines()
+            .find_map(|l| l.split_once(label).map(|(_, p)| p.trim()))
+        else {
+            continue;
+        };
+        let path = Path::new(path);
+        if !path.starts_with(std::env::temp_dir()) {
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(path);
+        let _ = std::fs::remove_file(path);
+        let _ = std::fs::remove_file(format!("{}.for-1.36", path.display()));
+    }
 }
 
 /// `GET path` over HTTP/1.1: the status line and the start of the body.
