@@ -21,6 +21,7 @@ const DOCS: &[&str] = &[
     "docs/FORKING.md",
     "docs/TUTORIAL.md",
     "docs/BENCHMARKS.md",
+    "docs/DEPLOY.md",
 ];
 
 /// Top-level directories whose files documents point at (paths elsewhere, like `target/` or
