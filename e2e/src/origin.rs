@@ -109,6 +109,20 @@ impl Origin {
         format!("http://{}", self.args.bind_addr)
     }
 
+    /// The value of one series of this origin's `/metrics`, e.g.
+    /// `chat_stream_holds_total{transport="Poll"}` (0 when it has not been counted yet).
+    pub async fn counter(&self, series: &str) -> anyhow::Result<u64> {
+        let text = reqwest::get(format!("{}/metrics", self.url()))
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        Ok(text
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0))
+    }
+
     /// `kill -9` (a process origin only): everything it had not yet published is lost, what it
     /// committed is not.
     pub fn kill(&mut self) -> anyhow::Result<()> {
@@ -192,26 +206,47 @@ impl Drop for Origin {
     }
 }
 
-/// The environment the binary reads `args` from (the names in `origin::config::Args`).
+/// The environment the binary reads `args` from (the names in `origin::config::Args`). `args`
+/// is taken apart field by field, so that a new setting cannot be forgotten here: the binary
+/// would silently take its default instead (a process origin once took another front door's
+/// `PUBLIC_URL`, and refused its pages' writes as cross-site).
 fn environment(args: &Args) -> Vec<(&'static str, String)> {
+    let Args {
+        database_url,
+        grip_url,
+        grip_verify_key,
+        grip_verify_iss,
+        session_secret,
+        bind_addr,
+        poll_timeout_secs,
+        presence_ttl_secs,
+        replay_page,
+        frontend_dir,
+        public_url,
+        allowed_origins,
+        dashboard_interval_ms,
+        origin_name,
+    } = args.clone();
     let mut env = vec![
-        ("DATABASE_URL", args.database_url.clone()),
-        ("GRIP_URL", args.grip_url.clone()),
-        ("SESSION_SECRET", args.session_secret.clone()),
-        ("BIND_ADDR", args.bind_addr.to_string()),
-        ("POLL_TIMEOUT_SECS", args.poll_timeout_secs.to_string()),
-        ("PRESENCE_TTL_SECS", args.presence_ttl_secs.to_string()),
-        ("REPLAY_PAGE", args.replay_page.to_string()),
+        ("DATABASE_URL", database_url),
+        ("GRIP_URL", grip_url),
+        ("SESSION_SECRET", session_secret),
+        ("BIND_ADDR", bind_addr.to_string()),
+        ("POLL_TIMEOUT_SECS", poll_timeout_secs.to_string()),
+        ("PRESENCE_TTL_SECS", presence_ttl_secs.to_string()),
+        ("REPLAY_PAGE", replay_page.to_string()),
+        ("PUBLIC_URL", public_url),
+        ("ALLOWED_ORIGINS", allowed_origins),
+        ("DASHBOARD_INTERVAL_MS", dashboard_interval_ms.to_string()),
     ];
     let optional = [
-        ("GRIP_VERIFY_KEY", args.grip_verify_key.clone()),
-        ("GRIP_VERIFY_ISS", args.grip_verify_iss.clone()),
+        ("GRIP_VERIFY_KEY", grip_verify_key),
+        ("GRIP_VERIFY_ISS", grip_verify_iss),
         (
             "FRONTEND_DIR",
-            args.frontend_dir
-                .as_ref()
-                .map(|dir| dir.display().to_string()),
+            frontend_dir.map(|dir| dir.display().to_string()),
         ),
+        ("ORIGIN_NAME", origin_name),
     ];
     env.extend(
         optional
