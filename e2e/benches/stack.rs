@@ -517,7 +517,7 @@ async fn tail_of_a_burst(rounds: usize) -> anyhow::Result<()> {
             anyhow::Ok(ended.elapsed())
         });
         stack
-            .wait_for_counter("chat_publish_items_total", BURST)
+            .wait_for_counter("chat_publish_entries_total", BURST)
             .await?;
         let got = slow.read_until(BURST, Duration::from_secs(60)).await?;
         slow_times.push(ended.elapsed());

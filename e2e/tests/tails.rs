@@ -98,7 +98,7 @@ async fn a_slow_sse_reader_gets_the_tail_of_a_burst(db: Db) -> anyhow::Result<()
     // The reader starts once Pushpin has taken every publish: with its queue for the stream
     // long full, the end of the burst was dropped.
     stack
-        .wait_for_counter("chat_publish_items_total", last)
+        .wait_for_counter("chat_publish_entries_total", last)
         .await?;
     let got = slow.read_until(last, TAIL_DEADLINE).await?;
     let took = burst_ended.elapsed();
@@ -188,7 +188,7 @@ async fn messages_lost_at_the_end_of_a_burst_still_arrive(db: Db) -> anyhow::Res
     ensure!(stack.faults()?.refused() >= 1);
     ensure!(
         stack
-            .origin_counter("chat_publish_dropped_items_total{reason=\"Refused\"}")
+            .origin_counter("chat_publish_dropped_items_total{reason=\"Refused\",kind=\"Entry\"}")
             .await?
             == 3,
         "the publisher counts what it lost"
@@ -211,7 +211,10 @@ async fn a_publish_given_up_at_the_end_of_a_burst_still_arrives(db: Db) -> anyho
     stack.faults()?.set(Fault::Refuse(503));
     let given_up = alice.post("lobby", "given up").await?;
     stack
-        .wait_for_counter("chat_publish_dropped_items_total{reason=\"GaveUp\"}", 1)
+        .wait_for_counter(
+            "chat_publish_dropped_items_total{reason=\"GaveUp\",kind=\"Entry\"}",
+            1,
+        )
         .await?;
     stack.faults()?.set(Fault::None);
     let fixed = Instant::now();
@@ -262,7 +265,7 @@ async fn a_refused_item_does_not_take_other_rooms_messages_with_it(db: Db) -> an
     );
     ensure!(
         stack
-            .origin_counter("chat_publish_dropped_items_total{reason=\"Refused\"}")
+            .origin_counter("chat_publish_dropped_items_total{reason=\"Refused\",kind=\"Entry\"}")
             .await?
             == 1,
         "only the bad item was dropped"

@@ -121,6 +121,7 @@ pub async fn run(
         }
         .spawn()
     });
+    let activity = chat::activity::RoomActivity::new(channels.publisher.clone());
     let state = AppState {
         store: store.clone(),
         channels,
@@ -139,6 +140,7 @@ pub async fn run(
             replay_page: config.replay_page,
         },
         presence_ttl: config.presence_ttl,
+        activity,
     };
     // The features: chat, and the dashboard beside it.
     let features = chat::routes(&state.grip).merge(dashboard::routes(&state.grip));

@@ -49,9 +49,20 @@ pub enum DropReason {
     GaveUp,
 }
 
+/// What a lost item carried (`publish::Kind` without its channel): losing an entry or a head
+/// makes the origin announce its channel; losing a signal costs nothing lasting.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum ItemKind {
+    Entry,
+    Head,
+    Control,
+    Signal,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReasonLabel {
+pub struct DropLabels {
     pub reason: DropReason,
+    pub kind: ItemKind,
 }
 
 /// The origin's counters. Counters are shared handles: cloning one counts into the same value.
@@ -67,8 +78,10 @@ pub struct Metrics {
     pub posts: Counter,
     /// Items the publish API accepted.
     pub published: Counter,
-    /// Items lost by the publisher, by reason; their rooms are announced (`heads`).
-    pub publish_dropped: Family<ReasonLabel, Counter>,
+    /// Of those, the entries: each channel's numbered items, the ones a subscriber must get.
+    pub published_entries: Counter,
+    /// Items lost by the publisher, by reason and kind; their rooms are announced (`heads`).
+    pub publish_dropped: Family<DropLabels, Counter>,
     /// Heads published: a quiet channel's position (`heads`).
     pub heads: Counter,
     /// Posts per room since the sampler last looked.
@@ -111,7 +124,8 @@ impl Default for Metrics {
         let recoveries = Family::<TransportLabel, Counter>::default();
         let posts = Counter::default();
         let published = Counter::default();
-        let publish_dropped = Family::<ReasonLabel, Counter>::default();
+        let published_entries = Counter::default();
+        let publish_dropped = Family::<DropLabels, Counter>::default();
         let heads = Counter::default();
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register(
@@ -131,6 +145,11 @@ impl Default for Metrics {
             published.clone(),
         );
         registry.register(
+            "publish_entries",
+            "Entries among the items accepted by the publish API",
+            published_entries.clone(),
+        );
+        registry.register(
             "publish_dropped_items",
             "Items the publisher lost; their rooms are announced",
             publish_dropped.clone(),
@@ -143,6 +162,7 @@ impl Default for Metrics {
             recoveries,
             posts,
             published,
+            published_entries,
             publish_dropped,
             heads,
             room_posts: Mutex::default(),
@@ -193,9 +213,9 @@ impl Metrics {
             .sum()
     }
 
-    pub fn dropped(&self, reason: DropReason) {
+    pub fn dropped(&self, reason: DropReason, kind: ItemKind) {
         self.publish_dropped
-            .get_or_create(&ReasonLabel { reason })
+            .get_or_create(&DropLabels { reason, kind })
             .inc();
     }
 

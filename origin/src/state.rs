@@ -10,6 +10,7 @@ use axum::extract::FromRef;
 use crate::auth::Sessions;
 use crate::capability::Capabilities;
 use crate::channel::Channels;
+use crate::chat::activity::RoomActivity;
 use crate::grip::GripVerifier;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub streams: StreamSettings,
     /// How long a device stays online after its last presence heartbeat.
     pub presence_ttl: Duration,
+    /// News of new messages for open room lists.
+    pub activity: RoomActivity,
 }
 
 /// Sessions and the capabilities derived from them.

@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 
 use super::heads::{ChannelKey, Heads};
 use crate::config::{GripConfig, PublishAuth};
-use crate::metrics::{DropReason, Metrics};
+use crate::metrics::{DropReason, ItemKind, Metrics};
 
 /// Items waiting to be published; beyond this, or beyond [`QUEUE_BYTES`], an item is dropped
 /// (and its channel announced later) rather than queued without bound while the proxy is down.
@@ -117,6 +117,18 @@ pub enum Kind {
     Control,
     /// A signal: lost, it is not sent again (what it said is said again in full soon).
     Signal,
+}
+
+impl Kind {
+    /// How the metrics name it.
+    fn label(&self) -> ItemKind {
+        match self {
+            Kind::Entry(_) => ItemKind::Entry,
+            Kind::Head(_) => ItemKind::Head,
+            Kind::Control => ItemKind::Control,
+            Kind::Signal => ItemKind::Signal,
+        }
+    }
 }
 
 /// The items that end every stream subscribed to `channel`: an `error` event with `error`
@@ -243,6 +255,11 @@ struct Report {
 impl Report {
     fn sent(&self, batch: &[Queued]) {
         self.metrics.published.inc_by(batch.len() as u64);
+        let entries = batch
+            .iter()
+            .filter(|queued| matches!(queued.kind, Kind::Entry(_)))
+            .count();
+        self.metrics.published_entries.inc_by(entries as u64);
         for queued in batch {
             self.metrics
                 .publish_latency
@@ -253,7 +270,7 @@ impl Report {
     /// Counts a lost item and tells `heads`, which makes sure its channel gets announced.
     fn lost(&self, kind: Kind, reason: DropReason) {
         tracing::warn!(?kind, ?reason, "publish lost");
-        self.metrics.dropped(reason);
+        self.metrics.dropped(reason, kind.label());
         match kind {
             Kind::Entry(channel) => self.heads.lost_entry(channel),
             Kind::Head(channel) => self.heads.lost_head(channel),
@@ -415,7 +432,7 @@ enum SendError {
 mod tests {
     use super::*;
     use crate::channel::heads::Event;
-    use crate::metrics::ReasonLabel;
+    use crate::metrics::DropLabels;
 
     /// A publish endpoint that accepts connections and never answers: the proxy hangs.
     async fn hanging_endpoint() -> (GripConfig, tokio::net::TcpListener) {
@@ -446,8 +463,9 @@ mod tests {
         let size = serde_json::to_string(&item).unwrap().len() as u64;
         let dropped = metrics
             .publish_dropped
-            .get_or_create(&ReasonLabel {
+            .get_or_create(&DropLabels {
                 reason: DropReason::QueueFull,
+                kind: ItemKind::Entry,
             })
             .get();
         assert_eq!(

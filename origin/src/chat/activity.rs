@@ -8,6 +8,14 @@
 //! the user may see, so it hears of new messages exactly where they may read; it ends (and the
 //! browser reconnects, joining the new set) when their session ends or they leave a private
 //! room, and is told to reconnect when the set of rooms grows.
+//!
+//! News of new messages is coalesced per room ([`RoomActivity`]): a list only needs to know
+//! that a room changed, so a burst of a thousand posts costs a few activity items, not a
+//! thousand more publishes queued beside the room's own.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -93,6 +101,52 @@ pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
     }
     .stream(out);
     Ok(response)
+}
+
+/// At most one room's message news per this long: the newest, at the end of the window, so the
+/// last message of a burst is always told (a list refetches ~300 ms after news anyway).
+const COALESCE: Duration = Duration::from_millis(250);
+
+/// Tells room lists of new messages, a room at a time, coalesced ([`COALESCE`]). Each origin
+/// coalesces what it stores; that is all it keeps, and only for a moment.
+#[derive(Clone)]
+pub struct RoomActivity {
+    publisher: Publisher,
+    /// The news waiting for its window to end, by room.
+    waiting: Arc<Mutex<HashMap<String, Activity>>>,
+}
+
+impl RoomActivity {
+    pub fn new(publisher: Publisher) -> RoomActivity {
+        RoomActivity {
+            publisher,
+            waiting: Arc::default(),
+        }
+    }
+
+    /// `author` posted message `seq` in `room`.
+    pub fn posted(&self, room: &str, seq: u64, author: &str) {
+        let news = Activity::Message {
+            room: room.to_owned(),
+            seq,
+            author: author.to_owned(),
+        };
+        let opened = {
+            let mut waiting = self.waiting.lock().expect("not poisoned");
+            waiting.insert(room.to_owned(), news).is_none()
+        };
+        if opened {
+            let this = self.clone();
+            let room = room.to_owned();
+            tokio::spawn(async move {
+                tokio::time::sleep(COALESCE).await;
+                let news = this.waiting.lock().expect("not poisoned").remove(&room);
+                if let Some(news) = news {
+                    publish(&this.publisher, &activity_channel(&room), &news);
+                }
+            });
+        }
+    }
 }
 
 /// Tells the room lists subscribed to `channel`. Best effort, like every signal.

@@ -6,12 +6,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use shared::api::{EditMessage, MessageResponse, PostMessage, User, validate_slug};
-use shared::chat::{Activity, Change, Message, activity_channel};
+use shared::chat::{Change, Message};
 use shared::event::Page;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{activity, readable_room};
+use super::readable_room;
 use crate::auth::CurrentUser;
 use crate::channel::history::{self, HistoryQuery};
 use crate::error::{ApiError, ApiResult};
@@ -82,12 +82,9 @@ pub async fn post_message(
         .await?;
     if appended.new {
         state.metrics.posted(slug);
-        let news = Activity::Message {
-            room: slug.to_owned(),
-            seq: appended.entry.seq,
-            author: author.name.clone(),
-        };
-        activity::publish(&state.channels.publisher, &activity_channel(slug), &news);
+        state
+            .activity
+            .posted(slug, appended.entry.seq, &author.name);
     }
     Ok((appended.entry, appended.new))
 }
