@@ -1,5 +1,6 @@
-//! The local stack under test: a real Pushpin in front of the origin, on SQLite or Postgres,
-//! with the edge in Viceroy in front of both when asked.
+//! The local stack under test: a real Pushpin in front of the origin (or of several origins on
+//! one database, [`StackOptions::origins`]), on SQLite or Postgres, with the edge in Viceroy in
+//! front of both when asked.
 //!
 //! The origin runs in this process by default (on a real port, through `origin::run`, exactly as
 //! the binary does), or as a process of its own for tests that crash it ([`OriginMode`]). A test
@@ -91,6 +92,10 @@ pub struct StackOptions {
     pub frontend_dir: Option<std::path::PathBuf>,
     /// Where the origin runs: in this process, or as a process a test can kill.
     pub origin: OriginMode,
+    /// How many origins serve the stack, all on one database and publishing to one Pushpin,
+    /// whose route lists them in order ([`crate::pushpin::routes`]: it fails over, it does not
+    /// balance). The edge, when it runs, forwards to the first only.
+    pub origins: usize,
     /// Publish through a [`FaultyPublish`] endpoint the test can make refuse or hang.
     pub publish_faults: bool,
     /// Pushpin's log level (3: its debug lines, e.g. publish queues at their limit).
@@ -112,6 +117,7 @@ impl Default for StackOptions {
             edge: false,
             frontend_dir: None,
             origin: OriginMode::InProcess,
+            origins: 1,
             publish_faults: false,
             pushpin_log_level: None,
             public_url: None,
@@ -126,8 +132,11 @@ pub struct Stack {
     /// Declared first: stopped before what it forwards to.
     pub edge: Option<Viceroy>,
     pub pushpin: Pushpin,
+    /// The first origin: Pushpin's route sends everything here while it accepts connections.
     pub origin: Origin,
     pub origin_addr: SocketAddr,
+    /// The other origins of [`StackOptions::origins`], in the order Pushpin fails over to them.
+    pub more_origins: Vec<Origin>,
     /// The publish endpoint's fault switch, with [`StackOptions::publish_faults`].
     pub publish_faults: Option<FaultyPublish>,
     pub database_url: String,
@@ -146,15 +155,12 @@ impl Stack {
             bind_addr: SocketAddr::from(([127, 0, 0, 1], crate::free_port())),
             ..self.origin_args.clone()
         };
-        let origin = Origin::start(OriginMode::InProcess, args.clone()).await?;
-        let health = format!("http://{}/healthz", args.bind_addr);
-        wait_until("the second origin", Duration::from_secs(30), || async {
-            Ok(reqwest::get(&health)
-                .await
-                .is_ok_and(|r| r.status().is_success()))
-        })
-        .await?;
-        Ok(origin)
+        serving(OriginMode::InProcess, args).await
+    }
+
+    /// Every origin: [`Stack::origin`], then [`Stack::more_origins`].
+    pub fn origins(&self) -> impl Iterator<Item = &Origin> {
+        std::iter::once(&self.origin).chain(&self.more_origins)
     }
 
     pub async fn start(db: Db) -> anyhow::Result<Stack> {
@@ -167,7 +173,11 @@ impl Stack {
 
         // Ports first: Pushpin needs the origin's address, the origin needs Pushpin's key.
         let origin_addr = SocketAddr::from(([127, 0, 0, 1], crate::free_port()));
+        let more_addrs: Vec<SocketAddr> = (1..options.origins)
+            .map(|_| SocketAddr::from(([127, 0, 0, 1], crate::free_port())))
+            .collect();
         let mut pushpin_options = PushpinOptions::for_tests(origin_addr);
+        pushpin_options.fallback_origins = more_addrs.clone();
         if let Some(level) = options.pushpin_log_level {
             pushpin_options.log_level = level;
         }
@@ -226,6 +236,7 @@ impl Stack {
             pushpin,
             origin,
             origin_addr,
+            more_origins: Vec::new(),
             publish_faults,
             database_url,
             session_secret,
@@ -241,7 +252,7 @@ impl Stack {
             stack.origin.ensure_running()?;
             let answer = http.get(&health).send().await;
             if answer.is_ok_and(|r| r.status().is_success()) {
-                return Ok(stack);
+                break;
             }
             if std::time::Instant::now() > deadline {
                 anyhow::bail!(
@@ -251,6 +262,17 @@ impl Stack {
             }
             tokio::time::sleep(crate::POLL_INTERVAL).await;
         }
+        // The others once the first has migrated the database (two migrations at once could
+        // collide on SQLite), each ready before the next.
+        for bind_addr in more_addrs {
+            let args = Args {
+                bind_addr,
+                ..stack.origin_args.clone()
+            };
+            let origin = serving(options.origin.clone(), args).await?;
+            stack.more_origins.push(origin);
+        }
+        Ok(stack)
     }
 
     /// A client that talks to the front door: the edge when it runs, else Pushpin's client port.
@@ -290,18 +312,9 @@ impl Stack {
         Ok(Store::connect(&self.database_url).await?)
     }
 
-    /// The value of one series of the origin's `/metrics`, e.g.
-    /// `chat_stream_holds_total{transport="Poll"}` (0 when it has not been counted yet).
+    /// The value of one series of the (first) origin's `/metrics` (see [`Origin::counter`]).
     pub async fn origin_counter(&self, series: &str) -> anyhow::Result<u64> {
-        let text = reqwest::get(format!("http://{}/metrics", self.origin_addr))
-            .await?
-            .error_for_status()?
-            .text()
-            .await?;
-        Ok(text
-            .lines()
-            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-            .unwrap_or(0))
+        self.origin.counter(series).await
     }
 
     /// How many subscriptions of `transport` the origin has answered with a hold so far,
@@ -354,4 +367,21 @@ impl Stack {
             .as_ref()
             .context("start the stack with `publish_faults: true`")
     }
+}
+
+/// Starts an origin and returns once it answers `/healthz` (it has migrated its database).
+async fn serving(mode: OriginMode, args: Args) -> anyhow::Result<Origin> {
+    let health = format!("http://{}/healthz", args.bind_addr);
+    let origin = Origin::start(mode, args).await?;
+    wait_until(
+        "the origin's health check",
+        Duration::from_secs(30),
+        || async {
+            Ok(reqwest::get(&health)
+                .await
+                .is_ok_and(|r| r.status().is_success()))
+        },
+    )
+    .await?;
+    Ok(origin)
 }

@@ -519,6 +519,7 @@ fn pushpin_is_configured_as_the_harness_configures_it() {
     let dev = dev_ports();
     let opts = PushpinOptions {
         origin: SocketAddr::from(([127, 0, 0, 1], dev["--origin-port"])),
+        fallback_origins: Vec::new(),
         http_port: dev["--pushpin-port"],
         publish_port: dev["--publish-port"],
         sig_key: "@GRIP_KEY@".to_owned(),

@@ -92,6 +92,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let origin_addr = SocketAddr::from(([127, 0, 0, 1], args.origin_port));
     let pushpin = Pushpin::start(PushpinOptions {
         origin: origin_addr,
+        fallback_origins: Vec::new(),
         http_port: args.pushpin_port,
         publish_port: args.publish_port,
         sig_key: grip_key.clone(),
