@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use e2e::client::Client;
-use e2e::{Db, Stack, StackOptions, TestDatabase};
+use e2e::{Db, Origin, OriginMode, Stack, StackOptions, TestDatabase};
 use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
 
@@ -77,6 +77,12 @@ async fn main() -> anyhow::Result<()> {
                 big.as_secs_f64() / small.as_secs_f64()
             );
         }
+    }
+    if selected("scale-out") {
+        println!(
+            "\n## scale-out: {posts} posts from 16 posters straight to the origins, two origin processes on one Postgres behind one Pushpin"
+        );
+        scale_out(posts).await?;
     }
     Ok(())
 }
@@ -630,4 +636,112 @@ async fn resume_traffic() -> anyhow::Result<()> {
         new_resumes as f64 / old_resumes.max(1) as f64
     );
     Ok(())
+}
+
+/// Two origin processes on one Postgres behind one Pushpin. 16 posters send `posts` messages
+/// straight to the origins (as behind a load balancer: Pushpin's route only fails over), all to
+/// the first (the baseline) or half to each, into a room of their own, while an SSE subscriber
+/// through Pushpin receives every one in order. Prints posts/s delivered, the next-link fetches
+/// that put the two origins' interleaved publishes back in order (`chat_stream_recoveries_total`,
+/// summed over both origins), repeats Pushpin delivered, and how long after the last post's
+/// answer the last message arrived.
+async fn scale_out(posts: usize) -> anyhow::Result<()> {
+    const POSTERS: usize = 16;
+    let options = StackOptions {
+        origins: 2,
+        origin: OriginMode::Process(env!("CARGO_BIN_EXE_e2e-origin").into()),
+        ..StackOptions::default()
+    };
+    let stack = Stack::start_with(Db::Postgres, options).await?;
+    let owner = Client::signed_up(stack.pushpin.client_url(), "owner").await?;
+    let origins: Vec<String> = stack.origins().map(Origin::url).collect();
+    let recoveries = async || {
+        let mut total = 0;
+        for origin in stack.origins() {
+            total += origin
+                .counter("chat_stream_recoveries_total{transport=\"Sse\"}")
+                .await?;
+        }
+        anyhow::Ok(total)
+    };
+    let mut baseline = None;
+    for split in [1, 2] {
+        let room = format!("split-{split}");
+        owner.create_room(&room, false).await?;
+        // Pushpin refreshes a new channel a second after its first subscriber: not the cost
+        // measured here, so it happens first.
+        let (holds, refreshes) = (stack.holds("Sse").await?, recoveries().await?);
+        let mut sse = owner.sse(&room, None).await?;
+        stack.wait_for_sse_settled(holds + 1, refreshes + 1).await?;
+        // Posters are made in the database: 16 sign-ups per round would pass the sign-up limit.
+        let posters = new_users(&stack, &format!("split{split}-"), POSTERS).await?;
+        let before = recoveries().await?;
+
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for (i, poster) in posters.into_iter().enumerate() {
+            let poster = poster.with_base(origins[i % split].clone());
+            let count = posts / POSTERS + usize::from(i < posts % POSTERS);
+            let room = room.clone();
+            tasks.push(tokio::spawn(async move {
+                for n in 0..count {
+                    poster.post(&room, &format!("message {n}")).await?;
+                }
+                anyhow::Ok(())
+            }));
+        }
+        for task in tasks {
+            task.await??;
+        }
+        let answered = start.elapsed();
+        let (mut last, mut repeats) = (0, 0);
+        while last < posts as u64 {
+            let message = sse.next_message().await?;
+            if message.seq <= last {
+                repeats += 1;
+                continue;
+            }
+            ensure!(
+                message.seq == last + 1,
+                "delivered out of order: {} after {last}",
+                message.seq
+            );
+            last = message.seq;
+        }
+        let delivered = start.elapsed();
+        let fetches = recoveries().await? - before;
+        let rate = posts as f64 / delivered.as_secs_f64();
+        let tail = ms(delivered - answered);
+        match baseline {
+            None => {
+                baseline = Some(rate);
+                println!(
+                    "all posts to one origin (baseline): {rate:>6.0} posts/s delivered, {fetches} next-link fetches, {repeats} repeats, last message {tail:.0} ms after the last answer"
+                );
+            }
+            Some(one) => println!(
+                "half to each of two origins:        {rate:>6.0} posts/s delivered ({:.2}× baseline), {fetches} next-link fetches ({:.1} per 100 posts), {repeats} repeats, last message {tail:.0} ms after the last answer",
+                rate / one,
+                100.0 * fetches as f64 / posts as f64
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// `n` users signed in, made in the database directly (no argon2, no sign-up limit), as clients
+/// of Pushpin.
+async fn new_users(stack: &Stack, prefix: &str, n: usize) -> anyhow::Result<Vec<Client>> {
+    let store = stack.store().await?;
+    let sessions = origin::auth::Sessions::new(stack.session_secret.as_bytes(), false);
+    let mut clients = Vec::with_capacity(n);
+    for i in 0..n {
+        let user = store.create_user(&format!("{prefix}{i}"), "-").await?;
+        let token = sessions
+            .start(&store, &user)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        clients.push(Client::new(stack.pushpin.client_url()).with_token(Some(&token)));
+    }
+    Ok(clients)
 }
