@@ -19,6 +19,23 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::Message as Frame;
 
+/// The production path (edge in Viceroy → Pushpin → origin; `options` for the rest) and two
+/// people signed up through it: what most end-to-end tests start from.
+pub async fn two_through_the_edge(
+    db: crate::Db,
+    options: crate::StackOptions,
+    names: [&str; 2],
+) -> anyhow::Result<(crate::Stack, Client, Client)> {
+    let options = crate::StackOptions {
+        edge: true,
+        ..options
+    };
+    let stack = crate::Stack::start_with(db, options).await?;
+    let first = Client::signed_up(stack.front_url(), names[0]).await?;
+    let second = Client::signed_up(stack.front_url(), names[1]).await?;
+    Ok((stack, first, second))
+}
+
 /// How long a test waits for an event before it fails. Generous: CI machines are slow, and a
 /// passing test never waits this long.
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(20);

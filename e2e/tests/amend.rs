@@ -5,7 +5,7 @@
 //! written.
 
 use anyhow::ensure;
-use e2e::client::{Client, expect_status};
+use e2e::client::{Client, expect_status, two_through_the_edge};
 use e2e::{Db, Stack, StackOptions, on_both_databases};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -29,14 +29,7 @@ type Case<'a> = (
 );
 
 async fn edge_stack(db: Db) -> anyhow::Result<(Stack, Client, Client)> {
-    let options = StackOptions {
-        edge: true,
-        ..StackOptions::default()
-    };
-    let stack = Stack::start_with(db, options).await?;
-    let ann = Client::signed_up(stack.front_url(), "ann").await?;
-    let bob = Client::signed_up(stack.front_url(), "bob").await?;
-    Ok((stack, ann, bob))
+    two_through_the_edge(db, StackOptions::default(), ["ann", "bob"]).await
 }
 
 /// What a reader shows after applying `entries` in order, as the app does.

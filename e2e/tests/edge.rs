@@ -2,7 +2,7 @@
 //! wasm), which checks sessions and hands streams to Fanout (Pushpin) in front of the origin.
 
 use anyhow::ensure;
-use e2e::client::{Client, expect_status};
+use e2e::client::{Client, expect_status, two_through_the_edge};
 use e2e::{Db, Stack, StackOptions, on_both_databases};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -17,14 +17,7 @@ on_both_databases!(
 );
 
 async fn edge_stack(db: Db) -> anyhow::Result<(Stack, Client, Client)> {
-    let options = StackOptions {
-        edge: true,
-        ..StackOptions::default()
-    };
-    let stack = Stack::start_with(db, options).await?;
-    let alice = Client::signed_up(stack.front_url(), "alice").await?;
-    let bob = Client::signed_up(stack.front_url(), "bob").await?;
-    Ok((stack, alice, bob))
+    two_through_the_edge(db, StackOptions::default(), ["alice", "bob"]).await
 }
 
 async fn a_post_reaches_every_kind_of_subscriber_through_the_edge(db: Db) -> anyhow::Result<()> {

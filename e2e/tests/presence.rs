@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
-use e2e::client::{Client, SseClient, WsClient, expect_status};
+use e2e::client::{Client, SseClient, WsClient, expect_status, two_through_the_edge};
 use e2e::{Db, Stack, StackOptions, on_both_databases};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -23,13 +23,10 @@ const TTL_SECS: u32 = 2;
 
 async fn edge_stack(db: Db) -> anyhow::Result<(Stack, Client, Client)> {
     let options = StackOptions {
-        edge: true,
         presence_ttl_secs: TTL_SECS,
         ..StackOptions::default()
     };
-    let stack = Stack::start_with(db, options).await?;
-    let ann = Client::signed_up(stack.front_url(), "ann").await?;
-    let bob = Client::signed_up(stack.front_url(), "bob").await?;
+    let (stack, ann, bob) = two_through_the_edge(db, options, ["ann", "bob"]).await?;
     ann.create_room("lobby", false).await?;
     Ok((stack, ann, bob))
 }

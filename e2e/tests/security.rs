@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
-use e2e::client::{Client, expect_status};
+use e2e::client::{Client, expect_status, two_through_the_edge};
 use e2e::{Db, Stack, StackOptions, on_both_databases};
 use reqwest::header::{CACHE_CONTROL, RETRY_AFTER, SET_COOKIE};
 use reqwest::{Method, Response, StatusCode};
@@ -32,14 +32,7 @@ on_both_databases!(
 );
 
 async fn edge_stack(db: Db) -> anyhow::Result<(Stack, Client, Client)> {
-    let options = StackOptions {
-        edge: true,
-        ..StackOptions::default()
-    };
-    let stack = Stack::start_with(db, options).await?;
-    let alice = Client::signed_up(stack.front_url(), "alice").await?;
-    let bob = Client::signed_up(stack.front_url(), "bob").await?;
-    Ok((stack, alice, bob))
+    two_through_the_edge(db, StackOptions::default(), ["alice", "bob"]).await
 }
 
 /// The contract's error code, after checking the status.

@@ -3,7 +3,7 @@
 //! kept live by the activity stream, which hears of exactly the rooms its user may read.
 
 use anyhow::ensure;
-use e2e::client::{Client, SseClient, expect_status};
+use e2e::client::{Client, SseClient, expect_status, two_through_the_edge};
 use e2e::{Db, Stack, StackOptions, on_both_databases};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -16,13 +16,8 @@ on_both_databases!(
 );
 
 async fn edge_stack(db: Db) -> anyhow::Result<(Stack, Client, Client)> {
-    let options = StackOptions {
-        edge: true,
-        ..StackOptions::default()
-    };
-    let stack = Stack::start_with(db, options).await?;
-    let ann = Client::signed_up(stack.front_url(), "ann").await?;
-    let bob = Client::signed_up(stack.front_url(), "bob").await?;
+    let (stack, ann, bob) =
+        two_through_the_edge(db, StackOptions::default(), ["ann", "bob"]).await?;
     ann.create_room("lobby", false).await?;
     Ok((stack, ann, bob))
 }

@@ -53,7 +53,8 @@ pub struct EdgeConfig {
 }
 
 /// The stream endpoints, the paths Fanout must hold: every one `shared::paths::STREAMS` lists,
-/// so a stream a fork adds there is authenticated and handed off here without a change.
+/// and the room list's activity stream (`shared::paths::stream`), so a stream a fork adds there
+/// is authenticated and handed off here without a change.
 pub fn is_stream_path(path: &str) -> bool {
     paths::stream(path).is_some()
 }
@@ -190,11 +191,12 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn stream_paths_are_exactly_the_three_endpoints() {
+    fn stream_paths_are_exactly_the_stream_endpoints() {
         for path in [
             "/api/rooms/lobby/events",
             "/api/rooms/lobby/ws",
             "/api/rooms/x/poll",
+            "/api/activity",
         ] {
             assert!(is_stream_path(path), "{path}");
         }
@@ -203,6 +205,8 @@ pub(crate) mod tests {
             "/api/rooms/lobby",
             "/api/rooms//events",
             "/api/rooms/lobby/events/more",
+            "/api/rooms/lobby/search",
+            "/api/activity/more",
             "/events",
             "/",
         ] {

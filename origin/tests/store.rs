@@ -27,6 +27,7 @@ on_both_databases!(
     messages_survive_the_move_to_channels,
     search_finds_every_word_by_prefix_in_one_room,
     unread_counts_messages_by_others_after_the_mark,
+    concurrent_heartbeats_all_count,
 );
 
 async fn fresh(db: Db) -> anyhow::Result<(Store, TestDatabase)> {
@@ -583,5 +584,32 @@ async fn unread_counts_messages_by_others_after_the_mark(db: Db) -> anyhow::Resu
     ensure!(unread(&bob).await? == Some((scan, true)));
     ensure!(store.mark_read(bob.id, lobby.id, 100).await? == 100);
     ensure!(unread(&bob).await? == Some((9, false)));
+    Ok(())
+}
+
+async fn concurrent_heartbeats_all_count(db: Db) -> anyhow::Result<()> {
+    let (store, _db) = fresh(db).await?;
+    let owner = store.create_user("owner", "h").await?;
+    let lobby = store.create_room(&room("lobby", false), owner.id).await?;
+    let mut users = Vec::new();
+    for i in 0..32 {
+        users.push(store.create_user(&format!("u{i}"), "h").await?);
+    }
+    // Each heartbeat reads (was the user online?) and then writes: all at once, none may fail.
+    let beats = users.iter().map(|user| {
+        let store = store.clone();
+        let channel = lobby.channel.id;
+        async move {
+            store
+                .heartbeat(channel, (user.id, &user.name), "d", 1_000, 0)
+                .await
+        }
+    });
+    let mut joined = 0;
+    for beat in futures_util::future::join_all(beats).await {
+        joined += usize::from(beat?.joined);
+    }
+    ensure!(joined == 32, "{joined} joins");
+    ensure!(store.online(lobby.channel.id, 0).await?.len() == 32);
     Ok(())
 }

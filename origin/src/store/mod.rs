@@ -137,6 +137,19 @@ impl Store {
         self.backend
     }
 
+    /// A transaction that reads before it writes. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`, waiting out the busy timeout like any writer): a deferred one that
+    /// read first cannot upgrade once another connection has written meanwhile, and fails with
+    /// SQLITE_BUSY whatever the timeout (seen: concurrent presence heartbeats answered 500).
+    pub(crate) async fn begin_read_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// A trivial query, for the health check.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

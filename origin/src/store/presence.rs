@@ -39,7 +39,7 @@ impl Store {
         live_since: i64,
     ) -> Result<Heartbeat, StoreError> {
         let (user_id, user_name) = user;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_read_write().await?;
         let was_online =
             Self::has_live_device(&mut tx, channel_id, &user_id.to_string(), live_since).await?;
         sqlx::query(
