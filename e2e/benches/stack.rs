@@ -13,7 +13,9 @@
 //! 5. presence at 1,000 users in one room: the heartbeats per second the origin answers and the
 //!    publishes they cause, next to the health check's requests per second;
 //! 6. search in the room of 1,000,000 messages: p50/p99 of queries common and rare, next to a
-//!    history page of the same room.
+//!    history page of the same room;
+//! 7. scale-out: posts split across two origin processes on one Postgres behind one Pushpin,
+//!    next to the same posts through one origin.
 //!
 //! Run with `cargo xtask bench` (or `cargo bench -p e2e --bench stack`). `BENCH_POSTS`,
 //! `BENCH_BIG_ROOM` and `BENCH_PRESENCE_USERS` shrink the work for a quick look; `BENCH_ONLY`
@@ -88,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Whether `BENCH_ONLY` (a comma-separated list of section names: posts, edge, tail, resume,
-/// presence, search, replay) selects the section; every section when it is unset.
+/// presence, search, replay, scale-out) selects the section; every section when it is unset.
 fn selected(section: &str) -> bool {
     match std::env::var("BENCH_ONLY") {
         Ok(only) => only.split(',').any(|s| s.trim() == section),
@@ -296,24 +298,12 @@ where
 
 /// `users` people in one room, each with one device: their first heartbeats (each a join,
 /// published), then a round of steady-state heartbeats (no change, nothing published), against
-/// the health check through the same proxy. Users and sessions are made in the database
-/// directly: signing up 1,000 people would time argon2, not presence.
+/// the health check through the same proxy.
 async fn presence_at_scale(users: usize) -> anyhow::Result<()> {
     let stack = Stack::start(Db::Sqlite).await?;
-    let base = stack.pushpin.client_url();
-    let owner = Client::signed_up(base.clone(), "owner").await?;
+    let owner = Client::signed_up(stack.pushpin.client_url(), "owner").await?;
     owner.create_room("crowd", false).await?;
-    let store = stack.store().await?;
-    let sessions = origin::auth::Sessions::new(stack.session_secret.as_bytes(), false);
-    let mut clients = Vec::with_capacity(users);
-    for i in 0..users {
-        let user = store.create_user(&format!("user{i}"), "-").await?;
-        let token = sessions
-            .start(&store, &user)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        clients.push(Client::new(base.clone()).with_token(Some(&token)));
-    }
+    let clients = signed_in(&stack, users, "user").await?;
     let mut sse = owner.sse("crowd", None).await?;
     stack.wait_for_sse_settled(1, 1).await?;
 
@@ -373,19 +363,32 @@ async fn presence_at_scale(users: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `n` users (`{prefix}0`, …) with a session each, made in the database directly: signing up
+/// hundreds through the API would time argon2 (and meet the sign-in limit), not the feature.
+async fn signed_in(stack: &Stack, n: usize, prefix: &str) -> anyhow::Result<Vec<Client>> {
+    let store = stack.store().await?;
+    let sessions = origin::auth::Sessions::new(stack.session_secret.as_bytes(), false);
+    let mut clients = Vec::with_capacity(n);
+    for i in 0..n {
+        let user = store.create_user(&format!("{prefix}{i}"), "-").await?;
+        let token = sessions
+            .start(&store, &user)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        clients.push(Client::new(stack.pushpin.client_url()).with_token(Some(&token)));
+    }
+    Ok(clients)
+}
+
 /// p50 and p99 of 100 searches for each of four queries in a room of `size` seeded messages
 /// (`seeded message N wK`), next to a page of the same room's history. Twenty-five readers
 /// share the queries, so that the per-user search limit is never what is measured.
 async fn search_latency(db: Db, size: usize) -> anyhow::Result<()> {
     let stack = Stack::start(db).await?;
-    let base = stack.pushpin.client_url();
-    let owner = Client::signed_up(base.clone(), "owner").await?;
+    let owner = Client::signed_up(stack.pushpin.client_url(), "owner").await?;
     owner.create_room("big", false).await?;
     seed(&stack.database_url, "big", size).await?;
-    let mut readers = Vec::new();
-    for i in 0..25 {
-        readers.push(Client::signed_up(base.clone(), &format!("reader{i}")).await?);
-    }
+    let readers = signed_in(&stack, 25, "reader").await?;
     let percentiles = |mut times: Vec<Duration>| {
         times.sort();
         (
