@@ -30,12 +30,23 @@ async fn two_people_chat_across_transports_and_an_outage() -> anyhow::Result<()>
     let ann = browser.session(1280, 800).await?;
     let bob = browser.session(390, 844).await?; // a phone-sized screen
     let result = scenario(&mut stack, &url, &ann, &bob).await;
+    finish(result, "failure", &ann, &bob).await
+}
+
+/// Closes both browsers; after a failure, first leaves what each person saw (a screenshot and
+/// the page's HTML, named `{prefix}-{who}`) for the failure report.
+async fn finish(
+    result: anyhow::Result<()>,
+    prefix: &str,
+    ann: &Session,
+    bob: &Session,
+) -> anyhow::Result<()> {
     if result.is_err() {
-        // Leave what each person saw, for the failure report.
-        for (who, session) in [("ann", &ann), ("bob", &bob)] {
-            let _ = shot(session, &format!("failure-{who}")).await;
+        for (who, session) in [("ann", ann), ("bob", bob)] {
+            let _ = shot(session, &format!("{prefix}-{who}")).await;
             let html = session.client.source().await.unwrap_or_default();
-            let _ = std::fs::write(artifacts_dir()?.join(format!("failure-{who}.html")), html);
+            let path = artifacts_dir()?.join(format!("{prefix}-{who}.html"));
+            let _ = std::fs::write(path, html);
         }
     }
     ann.client.clone().close().await?;
@@ -58,17 +69,7 @@ async fn unread_counts_search_and_an_offline_outbox() -> anyhow::Result<()> {
     let ann = browser.session(1280, 800).await?;
     let bob = browser.session(390, 844).await?;
     let result = features(&mut stack, &url, &ann, &bob).await;
-    if result.is_err() {
-        for (who, session) in [("ann", &ann), ("bob", &bob)] {
-            let _ = shot(session, &format!("failure-features-{who}")).await;
-            let html = session.client.source().await.unwrap_or_default();
-            let path = artifacts_dir()?.join(format!("failure-features-{who}.html"));
-            let _ = std::fs::write(path, html);
-        }
-    }
-    ann.client.clone().close().await?;
-    bob.client.clone().close().await?;
-    result
+    finish(result, "failure-features", &ann, &bob).await
 }
 
 /// Unread badges that move live, search that jumps to a message in context, and messages
