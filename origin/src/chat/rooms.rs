@@ -50,7 +50,7 @@ pub async fn list(
     // One more than asked tells whether another page follows.
     let mut rooms = state
         .store
-        .rooms_visible_to((user.id, &user.name), &after, limit + 1)
+        .rooms_with_unread((user.id, &user.name), &after, limit + 1)
         .await?;
     let next = (rooms.len() > limit as usize).then(|| {
         rooms.truncate(limit as usize);

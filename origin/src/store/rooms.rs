@@ -34,6 +34,12 @@ fn room_from_row(row: &AnyRow) -> Result<RoomRow, sqlx::Error> {
     })
 }
 
+/// A page of the rooms user `$2` may see (public: `$1` is false), by slug after `$3`, at most
+/// `$4`.
+const VISIBLE_PAGE: &str = "(rooms.private = $1 OR rooms.id IN \
+       (SELECT room_id FROM room_members WHERE user_id = $2)) \
+     AND rooms.slug > $3 ORDER BY rooms.slug LIMIT $4";
+
 /// A room and its channel. `private` is a BOOLEAN in both schemas, but sqlx's `Any` driver
 /// cannot decode SQLite's booleans: read it as an integer everywhere.
 fn room_query(condition: &str) -> String {
@@ -102,9 +108,29 @@ impl Store {
         Ok(row.as_ref().map(room_from_row).transpose()?)
     }
 
-    /// Up to `limit` of the public rooms and the private rooms `reader` (id, name) belongs to,
-    /// by slug, after `after`, each with the reader's unread count.
+    /// Up to `limit` of the public rooms and the private rooms `user` belongs to, by slug,
+    /// after `after`.
     pub async fn rooms_visible_to(
+        &self,
+        user: Uuid,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<Room>, StoreError> {
+        let rows = sqlx::query(&room_query(VISIBLE_PAGE))
+            .bind(false)
+            .bind(user.to_string())
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok(room_from_row(row)?.room))
+            .collect()
+    }
+
+    /// [`Store::rooms_visible_to`] for the room list: each room with `reader`'s (id, name)
+    /// unread count.
+    pub async fn rooms_with_unread(
         &self,
         reader: (Uuid, &str),
         after: &str,
@@ -115,9 +141,7 @@ impl Store {
                rooms.owner_id, {CHANNEL_COLUMNS}, {unread} \
              FROM rooms JOIN channels ON channels.id = rooms.channel_id \
              LEFT JOIN reads ON reads.room_id = rooms.id AND reads.user_id = $2 \
-             WHERE (rooms.private = $1 OR rooms.id IN \
-               (SELECT room_id FROM room_members WHERE user_id = $2)) \
-             AND rooms.slug > $3 ORDER BY rooms.slug LIMIT $4",
+             WHERE {VISIBLE_PAGE}",
             unread = unread_columns(self.backend, "$5"),
         );
         let rows = sqlx::query(&sql)
