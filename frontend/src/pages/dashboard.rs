@@ -22,6 +22,13 @@ const WINDOW: usize = 300;
 /// The chart's drawing area, in SVG units (it scales to the page's width).
 const WIDTH: f64 = 600.0;
 const HEIGHT: f64 = 160.0;
+/// The same, as the view writes them: numbers drawn as text go through [`tenths`], not
+/// `f64`'s formatter, which would add its float-printing code to the download.
+const VIEW_BOX: &str = "0 0 600 160";
+const WIDTH_TEXT: &str = "600";
+const HEIGHT_TEXT: &str = "160";
+const MIDDLE_TEXT: &str = "80";
+const BOTTOM_TEXT: &str = "159.5";
 
 /// Line colours, one per origin, in the order origins first appear.
 const PALETTE: [&str; 6] = [
@@ -143,10 +150,10 @@ fn Chart(
                     }}
                 </span>
             </figcaption>
-            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") preserveAspectRatio="none" role="img" aria-label=title>
-                <line class="grid" x1="0" y1="0.5" x2=WIDTH y2="0.5" />
-                <line class="grid" x1="0" y1=HEIGHT / 2.0 x2=WIDTH y2=HEIGHT / 2.0 />
-                <line class="axis" x1="0" y1=HEIGHT - 0.5 x2=WIDTH y2=HEIGHT - 0.5 />
+            <svg viewBox=VIEW_BOX preserveAspectRatio="none" role="img" aria-label=title>
+                <line class="grid" x1="0" y1="0.5" x2=WIDTH_TEXT y2="0.5" />
+                <line class="grid" x1="0" y1=MIDDLE_TEXT x2=WIDTH_TEXT y2=MIDDLE_TEXT />
+                <line class="axis" x1="0" y1=BOTTOM_TEXT x2=WIDTH_TEXT y2=BOTTOM_TEXT />
                 // One pair of paths per origin, kept across samples: only their `d` changes,
                 // so a new sample redraws no element (no flicker).
                 <For each=move || plot.with(|p| p.origins()) key=|origin| origin.clone() let:origin>
@@ -204,7 +211,7 @@ impl Plot {
     }
 
     fn of(samples: &VecDeque<Sample>, figure: fn(&Sample) -> f64) -> Plot {
-        let time = |s: &Sample| s.at.unix_timestamp_nanos() as f64 / 1e9;
+        let time = |s: &Sample| s.at.unix_timestamp() as f64 + f64::from(s.at.nanosecond()) / 1e9;
         let (Some(first), Some(last)) = (samples.front(), samples.back()) else {
             return Plot {
                 lines: Vec::new(),
@@ -230,13 +237,22 @@ impl Plot {
             .enumerate()
             .map(|(i, origin)| {
                 let points = &by_origin[origin];
-                let path = points
-                    .iter()
-                    .enumerate()
-                    .map(|(j, (x, y))| format!("{}{x:.1},{y:.1}", if j == 0 { 'M' } else { 'L' }))
-                    .collect::<String>();
+                let mut path = String::new();
+                for (j, &(x, y)) in points.iter().enumerate() {
+                    path.push(if j == 0 { 'M' } else { 'L' });
+                    tenths(x, &mut path);
+                    path.push(',');
+                    tenths(y, &mut path);
+                }
                 let (x0, x1) = (points[0].0, points[points.len() - 1].0);
-                let area = format!("{path}L{x1:.1},{HEIGHT}L{x0:.1},{HEIGHT}Z");
+                let mut area = path.clone();
+                for x in [x1, x0] {
+                    area.push('L');
+                    tenths(x, &mut area);
+                    area.push(',');
+                    area.push_str(HEIGHT_TEXT);
+                }
+                area.push('Z');
                 let latest = samples
                     .iter()
                     .rev()
@@ -261,7 +277,12 @@ fn nice_ceiling(max: f64) -> f64 {
     if max <= 1.0 {
         return 1.0;
     }
-    let magnitude = 10f64.powf(max.log10().floor());
+    // 10 to the power of `max`'s order of magnitude (a loop: `powf` and `log10` would add
+    // libm's code to the download).
+    let mut magnitude = 1.0;
+    while magnitude * 10.0 <= max {
+        magnitude *= 10.0;
+    }
     [1.0, 2.0, 5.0, 10.0]
         .into_iter()
         .map(|step| step * magnitude)
@@ -271,9 +292,23 @@ fn nice_ceiling(max: f64) -> f64 {
 
 /// A figure as people read it: whole numbers as such, others to one decimal.
 fn round(value: f64) -> String {
-    if value.fract() == 0.0 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.1}")
+    let mut text = String::new();
+    match value.fract() == 0.0 {
+        true => text.push_str(&(value as i64).to_string()),
+        false => tenths(value, &mut text),
     }
+    text
+}
+
+/// `value` to one decimal ("12.3", "-0.5"), with integer formatting only: `f64`'s own
+/// formatter (`{:.1}`) costs several KB of the download.
+fn tenths(value: f64, out: &mut String) {
+    let tenths = (value * 10.0).round() as i64;
+    if tenths < 0 {
+        out.push('-');
+    }
+    let tenths = tenths.unsigned_abs();
+    out.push_str(&(tenths / 10).to_string());
+    out.push('.');
+    out.push(char::from(b'0' + (tenths % 10) as u8));
 }

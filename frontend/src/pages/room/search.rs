@@ -6,7 +6,7 @@ use shared::api::search_words;
 use shared::chat::Message;
 
 use super::older::Older;
-use super::timeline::day_and_clock;
+use super::timeline::{day_and_clock, iso};
 use crate::api;
 
 #[component]
@@ -121,7 +121,7 @@ fn Found(message: Message, older: Older, error: RwSignal<Option<String>>) -> imp
             >
                 <span class="meta">
                     <span class="author">{message.author.clone()}</span>
-                    <time datetime=message.sent_at.to_string()>{day_and_clock(&message)}</time>
+                    <time datetime=iso(&message)>{day_and_clock(&message)}</time>
                 </span>
                 <span class="body">{message.body}</span>
             </button>
