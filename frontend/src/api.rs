@@ -63,10 +63,21 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 /// Reads a 2xx answer as `T`, anything else as the error body it carries.
 async fn read<T: DeserializeOwned>(response: Response) -> ApiResult<T> {
+    decode(&body(response).await?)
+}
+
+/// The text of a 2xx answer, or the error any other answer carries. Not generic: the download
+/// holds this async code once, not once per type of answer.
+async fn body(response: Response) -> ApiResult<String> {
     if response.ok() {
-        return Ok(response.json().await?);
+        return Ok(response.text().await?);
     }
     Err(refused(response).await)
+}
+
+/// A JSON answer as `T` (as gloo-net's `Response::json` would, and with the same error).
+fn decode<T: DeserializeOwned>(text: &str) -> ApiResult<T> {
+    serde_json::from_str(text).map_err(|err| gloo_net::Error::from(err).into())
 }
 
 /// A 2xx answer without a body we need.
