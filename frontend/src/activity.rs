@@ -11,6 +11,7 @@ use futures_util::future::{AbortHandle, Abortable, Either, select};
 use gloo_net::eventsource::EventSourceError;
 use gloo_net::eventsource::futures::EventSource;
 use gloo_timers::future::TimeoutFuture;
+use serde_json::Value;
 use shared::chat::{ACTIVITY_EVENT, Activity};
 use shared::paths;
 
@@ -83,11 +84,17 @@ async fn follow(refresh: &impl AsyncFn()) -> Ended {
 /// Whether the stream goes on after this item (the data of an `activity` event).
 fn heard(next: Option<Result<Option<String>, EventSourceError>>) -> Result<(), Ended> {
     match next {
-        Some(Ok(data)) => match serde_json::from_str(&data.unwrap_or_default()) {
-            Ok(Activity::Rooms) => Err(Ended::Reopen),
-            // Anything else (news this build does not know included) only asks for a refetch.
-            _ => Ok(()),
-        },
+        // Only `Activity::Rooms` matters, so the news is compared with it as a JSON value (what
+        // `shared` writes for it) rather than decoded into an `Activity`: the same answer, and
+        // the decoder of an internally tagged enum would be the largest code of this module.
+        // Anything else (news this build does not know included) only asks for a refetch.
+        Some(Ok(data)) => {
+            let news = serde_json::from_str::<Value>(&data.unwrap_or_default());
+            match news.ok() == serde_json::to_value(Activity::Rooms).ok() {
+                true => Err(Ended::Reopen),
+                false => Ok(()),
+            }
+        }
         Some(Err(err)) => Err(Ended::Failed(err.to_string())),
         None => Err(Ended::Failed("closed".to_owned())),
     }
