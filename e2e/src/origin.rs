@@ -104,6 +104,15 @@ impl Origin {
         }
     }
 
+    /// The process id of a process origin (`None` in process, or while it is down): for
+    /// benchmarks that read its memory from `/proc`.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.run {
+            Running::Process { child, .. } => child.as_ref().map(ChildGuard::pid),
+            Running::InProcess { .. } => None,
+        }
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.args.bind_addr)

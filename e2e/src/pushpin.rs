@@ -118,6 +118,12 @@ impl Pushpin {
         &self.opts.sig_iss
     }
 
+    /// The process id of Pushpin's runner (`None` while it is stopped). Its services (condure,
+    /// zurl, proxy, handler) are its children: benchmarks add up their CPU time and memory.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(ChildGuard::pid)
+    }
+
     /// The options this instance was started with.
     pub fn options(&self) -> &PushpinOptions {
         &self.opts

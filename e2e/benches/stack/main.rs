@@ -15,11 +15,26 @@
 //! 6. search in the room of 1,000,000 messages: p50/p99 of queries common and rare, next to a
 //!    history page of the same room;
 //! 7. scale-out: posts split across two origin processes on one Postgres behind one Pushpin,
-//!    next to the same posts through one origin.
+//!    next to the same posts through one origin;
+//! 8. fan-out (`fanout.rs`): a burst of posts to 1,000 and 5,000 subscribers of one room
+//!    through Pushpin (and 200 through the edge), next to a bare in-process broadcast;
+//! 9. a storm of subscribers (`storm.rs`): 1,000 and 5,000 SSE clients opening at once;
+//! 10. the hold answer (`handshake.rs`): requests/s of the origin's GRIP answer to a stream
+//!     request, next to an axum hello-world;
+//! 11. idle connections (`idle.rs`): Pushpin's memory per held SSE stream.
 //!
 //! Run with `cargo xtask bench` (or `cargo bench -p e2e --bench stack`). `BENCH_POSTS`,
 //! `BENCH_BIG_ROOM` and `BENCH_PRESENCE_USERS` shrink the work for a quick look; `BENCH_ONLY`
-//! (e.g. `presence,search`) runs some sections only.
+//! (e.g. `presence,search`) runs some sections only. The modules beside this file hold the
+//! sections that need more than a function: each says what it measures and why.
+
+mod bare;
+mod crowd;
+mod fanout;
+mod handshake;
+mod idle;
+mod procs;
+mod storm;
 
 use std::time::{Duration, Instant};
 
@@ -80,6 +95,28 @@ async fn main() -> anyhow::Result<()> {
             );
         }
     }
+    if selected("fanout") {
+        let sizes = env_list("BENCH_FANOUT", &[1000, 5000]);
+        let edge = env_usize("BENCH_FANOUT_EDGE", 200);
+        let posts = env_usize("BENCH_FANOUT_POSTS", 20);
+        println!("\n## fan-out: one room, a burst of {posts} posts, half SSE and half WebSocket");
+        fanout::run(&sizes, edge, posts).await?;
+    }
+    if selected("storm") {
+        let sizes = env_list("BENCH_STORM", &[1000, 5000]);
+        println!("\n## a storm: SSE subscribers of one room opening at once, straight on Pushpin");
+        storm::run(&sizes).await?;
+    }
+    if selected("handshake") {
+        let requests = env_usize("BENCH_HANDSHAKE_REQUESTS", 3000);
+        println!("\n## the hold answer straight at the origin ({requests} requests, 16 at a time)");
+        handshake::run(requests).await?;
+    }
+    if selected("idle") {
+        let sizes = env_list("BENCH_IDLE", &[1000, 5000, 10000]);
+        println!("\n## idle SSE streams held by Pushpin: memory per connection");
+        idle::run(&sizes).await?;
+    }
     if selected("scale-out") {
         println!(
             "\n## scale-out: {posts} posts from 16 posters straight to the origins, two origin processes on one Postgres behind one Pushpin"
@@ -90,7 +127,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Whether `BENCH_ONLY` (a comma-separated list of section names: posts, edge, tail, resume,
-/// presence, search, replay, scale-out) selects the section; every section when it is unset.
+/// presence, search, replay, scale-out, fanout, storm, handshake, idle) selects the section; every section when it is unset.
 fn selected(section: &str) -> bool {
     match std::env::var("BENCH_ONLY") {
         Ok(only) => only.split(',').any(|s| s.trim() == section),
@@ -123,6 +160,17 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// A comma-separated list of numbers from the environment, e.g. `BENCH_FANOUT=1000,5000`.
+fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
+    match std::env::var(name) {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect(),
+        Err(_) => default.to_vec(),
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -378,6 +426,16 @@ async fn signed_in(stack: &Stack, n: usize, prefix: &str) -> anyhow::Result<Vec<
         clients.push(Client::new(stack.pushpin.client_url()).with_token(Some(&token)));
     }
     Ok(clients)
+}
+
+/// Session tokens of `n` new users (`{prefix}0`, …), made in the database directly (no argon2,
+/// no sign-up limit), for crowds of subscribers.
+async fn tokens(stack: &Stack, prefix: &str, n: usize) -> anyhow::Result<Vec<String>> {
+    let clients = signed_in(stack, n, prefix).await?;
+    Ok(clients
+        .iter()
+        .map(|c| c.token().expect("signed in").to_owned())
+        .collect())
 }
 
 /// p50 and p99 of 100 searches for each of four queries in a room of `size` seeded messages

@@ -1,0 +1,303 @@
+//! Many subscribers at once, cheaply: the client side of the fan-out, storm and idle
+//! benchmarks. One reqwest client (one connection per stream, no per-subscriber client state)
+//! for SSE, tungstenite for WebSocket, and the `shared` decoders the app uses, so Pushpin and
+//! the bare baseline server are read by exactly the same code.
+//!
+//! A subscriber records each entry it receives with the instant it arrived, nothing else: the
+//! figures (latency, loss, repeats, order) are computed afterwards, off the hot path.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use shared::chat::{ChatCommand, ChatEvent};
+use shared::event::ServerEvent;
+use shared::sse::SseDecoder;
+use shared::subscription::{Backoff, Subscription, TICK, Transport};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::Message as Frame;
+
+/// Where subscribers connect: a base URL and the SSE and WebSocket paths of one channel.
+#[derive(Clone)]
+pub struct Target {
+    pub base: String,
+    pub sse_path: String,
+    pub ws_path: String,
+}
+
+impl Target {
+    /// A room's streams through `base` (Pushpin's client port, or the edge).
+    pub fn room(base: &str, slug: &str) -> Target {
+        let streams = shared::paths::ROOM_STREAMS;
+        Target {
+            base: base.to_owned(),
+            sse_path: streams.events.to(&[slug]),
+            ws_path: streams.ws.to(&[slug]),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Sse,
+    Ws,
+}
+
+/// Subscriber `i` of a half-SSE, half-WebSocket crowd.
+pub fn kind_of(i: usize) -> Kind {
+    if i % 2 == 0 { Kind::Sse } else { Kind::Ws }
+}
+
+/// One reqwest client for a whole crowd: no pool limits (each stream holds its connection for
+/// its lifetime anyway), no proxy from the environment.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("a plain HTTP client")
+}
+
+/// Why a connection attempt failed: the status the server answered, or a transport error.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Refused {
+    /// The status and the first line of the answer's body.
+    Status(u16, String),
+    Transport(String),
+    /// No answer within [`shared::subscription::HANDSHAKE_TIMEOUT`]; the app gives such an
+    /// attempt up and connects afresh.
+    NoAnswer,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Status(status, body) => write!(f, "HTTP {status} {body}"),
+            Refused::Transport(what) => write!(f, "{what}"),
+            Refused::NoAnswer => write!(f, "no answer in time"),
+        }
+    }
+}
+
+/// An open stream.
+pub enum Stream {
+    Sse {
+        body: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+        decoder: SseDecoder,
+        /// Events decoded from the last chunk and not yet taken.
+        pending: std::collections::VecDeque<shared::sse::SseEvent>,
+    },
+    Ws(
+        Box<
+            tokio_tungstenite::WebSocketStream<
+                tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+            >,
+        >,
+    ),
+}
+
+/// Opens one stream of `kind` at `target`, with `token` as the session if given. SSE is open
+/// once the answer's headers say 200; a WebSocket once its handshake is done (the replay and
+/// `synced` come after, and [`Stream::follow`] reads them).
+pub async fn open(
+    http: &reqwest::Client,
+    target: &Target,
+    kind: Kind,
+    token: Option<&str>,
+) -> Result<Stream, Refused> {
+    let attempt = async {
+        match kind {
+            Kind::Sse => {
+                let mut request = http
+                    .get(format!("{}{}", target.base, target.sse_path))
+                    .header("accept", "text/event-stream");
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| Refused::Transport(transport_error(&e)))?;
+                if response.status() != reqwest::StatusCode::OK {
+                    let status = response.status().as_u16();
+                    let body = response.text().await.unwrap_or_default();
+                    return Err(Refused::Status(status, first_line(&body)));
+                }
+                Ok(Stream::Sse {
+                    body: response.bytes_stream().boxed(),
+                    decoder: SseDecoder::new(),
+                    pending: Default::default(),
+                })
+            }
+            Kind::Ws => {
+                let url = format!(
+                    "{}{}",
+                    target.base.replacen("http", "ws", 1),
+                    target.ws_path
+                );
+                let mut request = url
+                    .into_client_request()
+                    .map_err(|e| Refused::Transport(e.to_string()))?;
+                if let Some(token) = token {
+                    let value = format!("Bearer {token}").parse().expect("a header value");
+                    request.headers_mut().insert("authorization", value);
+                }
+                match tokio_tungstenite::connect_async(request).await {
+                    Ok((socket, _)) => Ok(Stream::Ws(Box::new(socket))),
+                    Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                        let body = response.body().as_deref().unwrap_or_default();
+                        let body = first_line(&String::from_utf8_lossy(body));
+                        Err(Refused::Status(response.status().as_u16(), body))
+                    }
+                    Err(e) => Err(Refused::Transport(e.to_string())),
+                }
+            }
+        }
+    };
+    tokio::time::timeout(shared::subscription::HANDSHAKE_TIMEOUT, attempt)
+        .await
+        .unwrap_or(Err(Refused::NoAnswer))
+}
+
+/// The first line of an error answer, shortened: enough to tell Pushpin's reasons apart.
+fn first_line(body: &str) -> String {
+    body.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(120)
+        .collect()
+}
+
+/// A transport error by its kind (the whole chain names the port, which differs per run).
+fn transport_error(err: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = Some(err);
+    let mut last = String::new();
+    while let Some(e) = source {
+        last = e.to_string();
+        source = e.source();
+    }
+    if err.is_connect() {
+        format!("connect: {last}")
+    } else {
+        last
+    }
+}
+
+/// Opens a stream like the app does: on a refusal, waits [`Backoff::APP`] (as
+/// `shared::subscription` says) and tries again, until `patience` has passed. Returns the
+/// stream, or the last refusal, with every refusal met on the way.
+pub async fn open_with_retries(
+    http: &reqwest::Client,
+    target: &Target,
+    kind: Kind,
+    token: Option<&str>,
+    patience: Duration,
+) -> (Result<Stream, Refused>, Vec<Refused>) {
+    let started = Instant::now();
+    let mut subscription =
+        Subscription::<shared::chat::Message>::new(transport_of(kind), 0, Backoff::APP);
+    let mut refusals = Vec::new();
+    loop {
+        match open(http, target, kind, token).await {
+            Ok(stream) => return (Ok(stream), refusals),
+            Err(refused) => {
+                let retry = subscription.ended();
+                refusals.push(refused.clone());
+                if started.elapsed() + retry.delay > patience {
+                    return (Err(refused), refusals);
+                }
+                tokio::time::sleep(retry.delay).await;
+            }
+        }
+    }
+}
+
+fn transport_of(kind: Kind) -> Transport {
+    match kind {
+        Kind::Sse => Transport::EventSource,
+        Kind::Ws => Transport::WebSocket,
+    }
+}
+
+/// One entry as it arrived.
+pub type Arrival = (u64, Instant);
+
+impl Stream {
+    /// Reads until the entry `last` has arrived or `stop` completes, recording every entry
+    /// (repeats and out-of-order ones included: judging them is the caller's job). A WebSocket
+    /// is driven by a [`Subscription`] as the app drives it: it asks to `resume` on a gap, or
+    /// when a `synced` or `head` says it is behind, since Pushpin has no gap repair for it.
+    pub async fn follow(&mut self, last: u64, stop: impl Future<Output = ()>) -> Vec<Arrival> {
+        tokio::pin!(stop);
+        let mut arrivals = Vec::new();
+        let mut subscription =
+            Subscription::<shared::chat::Message>::new(Transport::WebSocket, 0, Backoff::APP);
+        // The handshake is done; the opening's replay and `synced` are still to come.
+        subscription.connecting();
+        subscription.opened();
+        let mut ticks = tokio::time::interval(TICK);
+        let mut highest = 0;
+        while highest < last {
+            let event = tokio::select! {
+                event = self.next_event() => event,
+                _ = ticks.tick(), if matches!(self, Stream::Ws(_)) => {
+                    if let Some(after) = subscription.on_tick(false).resume_after {
+                        let _ = self.resume(after).await;
+                    }
+                    continue;
+                }
+                () = &mut stop => break,
+            };
+            let Ok(event) = event else { break };
+            let now = Instant::now();
+            if let ServerEvent::Entry(message) = &event {
+                arrivals.push((message.seq, now));
+                highest = highest.max(message.seq);
+            }
+            if let Stream::Ws(_) = self {
+                if let Some(after) = subscription.on_event(event).resume_after {
+                    let _ = self.resume(after).await;
+                }
+            }
+        }
+        arrivals
+    }
+
+    /// Reads and drops whatever comes until the stream ends or fails: an idle subscriber.
+    pub async fn hold(&mut self) {
+        while self.next_event().await.is_ok() {}
+    }
+
+    async fn resume(&mut self, after: u64) -> anyhow::Result<()> {
+        if let Stream::Ws(socket) = self {
+            let command = ChatCommand::Resume { after }.to_json();
+            socket.send(Frame::text(command)).await?;
+        }
+        Ok(())
+    }
+
+    /// The next event of the stream (SSE comments and WebSocket pings are skipped).
+    async fn next_event(&mut self) -> anyhow::Result<ChatEvent> {
+        match self {
+            Stream::Sse {
+                body,
+                decoder,
+                pending,
+            } => loop {
+                // Events already decoded from the last chunk come first.
+                if let Some(event) = pending.pop_front() {
+                    return Ok(ChatEvent::from_sse(&event)?);
+                }
+                let chunk = body.next().await.context("the stream ended")??;
+                pending.extend(decoder.push(&chunk)?);
+            },
+            Stream::Ws(socket) => loop {
+                match socket.next().await.context("the WebSocket closed")?? {
+                    Frame::Text(text) => return Ok(ChatEvent::from_json(&text)?),
+                    Frame::Ping(_) | Frame::Pong(_) => continue,
+                    other => bail!("unexpected frame {other:?}"),
+                }
+            },
+        }
+    }
+}

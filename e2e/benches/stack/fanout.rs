@@ -1,0 +1,345 @@
+//! Fan-out: one room, many subscribers (half SSE, half WebSocket), a burst of posts. For every
+//! subscriber and every post, the time from the post's answer to its delivery; deliveries per
+//! second during the burst and per CPU-second of Pushpin; and what arrived lost, twice or out
+//! of order. Baseline in the same run: the same crowd on a bare in-process broadcast
+//! ([`crate::bare`]) fed the same payloads at the same pace.
+//!
+//! This is the load Fanout exists for: the origin answers each subscription once and publishes
+//! each post once, and the proxy multiplies it. So the figure that matters is the proxy's: how
+//! late the last subscriber gets a post, and how much CPU each delivery costs it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::ensure;
+use e2e::client::Client;
+use e2e::{Db, Stack, StackOptions};
+use tokio::sync::{Semaphore, watch};
+
+use crate::bare::{Bare, Payload};
+use crate::crowd::{self, Arrival, Target};
+use crate::procs::Tree;
+
+/// Subscribers opening at once while a crowd gathers: the storm benchmark is about opening
+/// them all at once; here they only have to be there when the burst starts.
+const OPENING_AT_ONCE: usize = 64;
+
+/// How long after the burst a subscriber may still be waiting for its last post before the
+/// missing ones count as lost: longer than the room's last head (30 s after the last post),
+/// which repairs a lost tail.
+const PATIENCE: Duration = Duration::from_secs(40);
+
+/// What one run measured.
+pub struct Figures {
+    pub latencies: Vec<Duration>,
+    /// Deliveries per second from the first post sent to the last delivery.
+    pub rate: f64,
+    pub deliveries: usize,
+    pub lost: usize,
+    pub duplicated: usize,
+    pub reordered: usize,
+    /// The proxy's CPU time over the same window (Pushpin's processes; not the baseline's,
+    /// which shares its process with the subscribers).
+    pub cpu: Option<Duration>,
+}
+
+impl Figures {
+    fn percentile(&self, p: usize) -> Duration {
+        let i = (self.latencies.len() * p / 100).min(self.latencies.len() - 1);
+        self.latencies[i]
+    }
+
+    fn line(&self, what: &str) -> String {
+        let cpu = match self.cpu {
+            Some(cpu) => format!(
+                ", Pushpin CPU {:.2} s = {:.0} deliveries per CPU-second",
+                cpu.as_secs_f64(),
+                self.deliveries as f64 / cpu.as_secs_f64()
+            ),
+            None => String::new(),
+        };
+        format!(
+            "{what}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {:.0} deliveries/s{cpu}; lost {}, duplicated {}, reordered {}",
+            crate::ms(self.percentile(50)),
+            crate::ms(self.percentile(99)),
+            crate::ms(*self.latencies.last().expect("some deliveries")),
+            self.rate,
+            self.lost,
+            self.duplicated,
+            self.reordered,
+        )
+    }
+}
+
+/// Runs the fan-out at each size straight on Pushpin, then `edge_size` through the edge, each
+/// next to the bare broadcast.
+pub async fn run(sizes: &[usize], edge_size: usize, posts: usize) -> anyhow::Result<()> {
+    let mut runs: Vec<(usize, bool)> = sizes.iter().map(|&n| (n, false)).collect();
+    if edge_size > 0 {
+        runs.push((edge_size, true));
+    }
+    for (n, edge) in runs {
+        let route = match edge {
+            true => "through the edge (Viceroy), then Pushpin",
+            false => "straight on Pushpin's client port",
+        };
+        println!(
+            "{n} subscribers ({} SSE, {} WebSocket), {route}, a burst of {posts} posts:",
+            n.div_ceil(2),
+            n / 2
+        );
+        let burst = through_stack(n, posts, edge).await?;
+        let bare = through_bare(n, &burst).await?;
+        println!("  {}", bare.line("bare broadcast (baseline)"));
+        println!("  {}", burst.figures.line("the stack"));
+        let stack = &burst.figures;
+        println!(
+            "  stack / baseline: p50 {:.1}×, p99 {:.1}×, deliveries/s {:.2}×",
+            stack.percentile(50).as_secs_f64() / bare.percentile(50).as_secs_f64(),
+            stack.percentile(99).as_secs_f64() / bare.percentile(99).as_secs_f64(),
+            stack.rate / bare.rate,
+        );
+    }
+    Ok(())
+}
+
+/// A burst through the stack: its figures, the messages posted (the baseline sends the same)
+/// and when each post was answered, from the first post's start.
+pub struct Burst {
+    pub figures: Figures,
+    pub messages: Vec<shared::chat::Message>,
+    pub answered: Vec<Duration>,
+}
+
+/// `n` subscribers on one room of a fresh stack (SQLite), then `posts` posts from one poster,
+/// each sent when the previous is answered.
+async fn through_stack(n: usize, posts: usize, edge: bool) -> anyhow::Result<Burst> {
+    let options = StackOptions {
+        edge,
+        ..StackOptions::default()
+    };
+    let stack = Stack::start_with(Db::Sqlite, options).await?;
+    let owner = Client::signed_up(stack.front_url(), "owner").await?;
+    owner.create_room("fanout", false).await?;
+    // One person per subscriber, as in a real room: each stream also joins its session's
+    // channel, which is part of what Pushpin holds per connection.
+    let tokens = crate::tokens(&stack, "reader", n).await?;
+    let target = Target::room(&stack.front_url(), "fanout");
+    let (stop, stopped) = watch::channel(false);
+    let crowd = gather(n, &target, Some(tokens), posts as u64, stopped).await?;
+    stack.wait_for_holds("Sse", n.div_ceil(2) as u64).await?;
+    stack.wait_for_holds("Ws", (n / 2) as u64).await?;
+    settle(&stack).await?;
+
+    let pushpin = Tree::new(stack.pushpin.pid().expect("Pushpin runs"));
+    let cpu_before = pushpin.cpu();
+    let body = "x".repeat(100);
+    let start = Instant::now();
+    let mut messages = Vec::with_capacity(posts);
+    let mut answered = Vec::with_capacity(posts);
+    for i in 0..posts {
+        messages.push(owner.post("fanout", &format!("{i} {body}")).await?);
+        answered.push(start.elapsed());
+    }
+    ensure!(
+        messages.iter().map(|m| m.seq).eq(1..=posts as u64),
+        "the posts got seqs 1..={posts}"
+    );
+    let arrivals = collect(crowd, stop).await?;
+    let cpu = pushpin.cpu() - cpu_before;
+    let figures = judge(start, &answered, arrivals, Some(cpu));
+    Ok(Burst {
+        figures,
+        messages,
+        answered,
+    })
+}
+
+/// The same crowd on the bare broadcast, fed the same messages at the pace the stack answered
+/// them.
+async fn through_bare(n: usize, burst: &Burst) -> anyhow::Result<Figures> {
+    let bare = Bare::start(burst.messages.len() * 2 + 16).await?;
+    let (stop, stopped) = watch::channel(false);
+    let crowd = gather(
+        n,
+        &bare.target(),
+        None,
+        burst.messages.len() as u64,
+        stopped,
+    )
+    .await?;
+    // Every subscriber has its receiver once its stream is open (`gather` waited for that).
+    ensure!(
+        bare.subscribers() == n,
+        "{} of {n} subscribed",
+        bare.subscribers()
+    );
+    let payloads: Vec<Arc<Payload>> = burst.messages.iter().map(Payload::of).collect();
+    let start = Instant::now();
+    let mut sent = Vec::with_capacity(payloads.len());
+    for (payload, at) in payloads.into_iter().zip(&burst.answered) {
+        // Pacing, not synchronisation: the stack's posts were this far apart.
+        tokio::time::sleep_until((start + *at).into()).await;
+        bare.publish(payload);
+        sent.push(start.elapsed());
+    }
+    let arrivals = collect(crowd, stop).await?;
+    Ok(judge(start, &sent, arrivals, None))
+}
+
+/// Opens `n` subscribers (half SSE, half WebSocket; `tokens[i]` as subscriber `i`'s session),
+/// each following until it has entry `last` or `stop` says so; returns once every stream is
+/// open, with the tasks that read them.
+async fn gather(
+    n: usize,
+    target: &Target,
+    tokens: Option<Vec<String>>,
+    last: u64,
+    stopped: watch::Receiver<bool>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<Vec<Arrival>>>> {
+    let http = crowd::http();
+    let opening = Arc::new(Semaphore::new(OPENING_AT_ONCE));
+    let (opened_tx, mut opened) = tokio::sync::mpsc::unbounded_channel();
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let (http, target, opening, opened_tx) = (
+            http.clone(),
+            target.clone(),
+            opening.clone(),
+            opened_tx.clone(),
+        );
+        let token = tokens.as_ref().map(|t| t[i].clone());
+        let mut stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            let permit = opening.acquire().await.expect("never closed");
+            let (stream, _) = crowd::open_with_retries(
+                &http,
+                &target,
+                crowd::kind_of(i),
+                token.as_deref(),
+                Duration::from_secs(60),
+            )
+            .await;
+            drop(permit);
+            let _ = opened_tx.send(stream.is_ok());
+            let Ok(mut stream) = stream else {
+                return Vec::new();
+            };
+            let stop = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            stream.follow(last, stop).await
+        }));
+    }
+    drop(opened_tx);
+    let mut open = 0;
+    for _ in 0..n {
+        if opened.recv().await == Some(true) {
+            open += 1;
+        }
+    }
+    ensure!(
+        open == n,
+        "only {open} of {n} subscribers could open their stream"
+    );
+    Ok(tasks)
+}
+
+/// Waits for every subscriber to have the last entry, for at most [`PATIENCE`] after the burst.
+async fn collect(
+    crowd: Vec<tokio::task::JoinHandle<Vec<Arrival>>>,
+    stop: watch::Sender<bool>,
+) -> anyhow::Result<Vec<Vec<Arrival>>> {
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep(PATIENCE).await;
+        let _ = stop.send(true);
+    });
+    let mut all = Vec::with_capacity(crowd.len());
+    for task in crowd {
+        all.push(task.await?);
+    }
+    stopper.abort();
+    Ok(all)
+}
+
+/// Pushpin fetches the next link of every stream a second after the stream's channels are
+/// first subscribed (its `SUBSCRIBED_DELAY`: here each stream's own session channel), and
+/// there is no event for "all those refreshes are done". So: wait until the origin has counted
+/// no new hold or recovery for longer than that delay, so that the burst does not share the
+/// proxy with them.
+pub async fn settle(stack: &Stack) -> anyhow::Result<()> {
+    let quiet_for = Duration::from_millis(1500);
+    let count = async || -> anyhow::Result<u64> {
+        let mut total = 0;
+        for series in [
+            "chat_stream_holds_total{transport=\"Sse\"}",
+            "chat_stream_holds_total{transport=\"Ws\"}",
+            "chat_stream_recoveries_total{transport=\"Sse\"}",
+            "chat_stream_recoveries_total{transport=\"Ws\"}",
+        ] {
+            total += stack.origin_counter(series).await?;
+        }
+        Ok(total)
+    };
+    let mut last = count().await?;
+    let mut since = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while since.elapsed() < quiet_for {
+        ensure!(
+            Instant::now() < deadline,
+            "the stream refreshes never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = count().await?;
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+    }
+    Ok(())
+}
+
+/// The figures of one burst: `sent[i]` is when entry `i + 1` was published (from `start`).
+fn judge(
+    start: Instant,
+    sent: &[Duration],
+    arrivals: Vec<Vec<Arrival>>,
+    cpu: Option<Duration>,
+) -> Figures {
+    let last = sent.len() as u64;
+    let (mut lost, mut duplicated, mut reordered) = (0, 0, 0);
+    let mut latencies = Vec::with_capacity(arrivals.len() * sent.len());
+    let mut end = start;
+    for arrived in arrivals {
+        let mut seen = vec![false; sent.len() + 1];
+        let mut highest = 0;
+        for (seq, at) in arrived {
+            if seq == 0 || seq > last {
+                continue;
+            }
+            if seen[seq as usize] {
+                duplicated += 1;
+                continue;
+            }
+            seen[seq as usize] = true;
+            if seq < highest {
+                reordered += 1;
+            }
+            highest = highest.max(seq);
+            end = end.max(at);
+            let published = start + sent[seq as usize - 1];
+            latencies.push(at.saturating_duration_since(published));
+        }
+        lost += seen[1..].iter().filter(|s| !**s).count();
+    }
+    latencies.sort();
+    let deliveries = latencies.len();
+    Figures {
+        rate: deliveries as f64 / (end - start).as_secs_f64(),
+        latencies,
+        deliveries,
+        lost,
+        duplicated,
+        reordered,
+        cpu,
+    }
+}
