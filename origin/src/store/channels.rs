@@ -113,7 +113,7 @@ impl Store {
     pub async fn ensure_channel(&self, name: &str) -> Result<Channel, StoreError> {
         sqlx::query("INSERT INTO channels (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
             .bind(name)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         self.channel_by_name(name)
             .await?
@@ -146,7 +146,7 @@ impl Store {
         dedupe: Option<&str>,
         make: impl FnOnce(&Slot) -> Result<(E, X), StoreError>,
     ) -> Result<Stored<E, X>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let slot = Self::next_slot(&mut tx, channel_id).await?;
         let seq = slot.seq as i64;
         let (entry, with) = match make(&slot) {
@@ -196,7 +196,7 @@ impl Store {
         target: u64,
         make: impl FnOnce(&Slot, E) -> Result<(E, E, X), Refused>,
     ) -> Result<Option<(E, X)>, Refused> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
+        let mut tx = self.writer.begin().await.map_err(StoreError::from)?;
         let slot = Self::next_slot(&mut tx, channel_id).await?;
         let current = sqlx::query("SELECT payload FROM entries WHERE channel_id = $1 AND seq = $2")
             .bind(channel_id)
@@ -333,7 +333,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM entries WHERE channel_id = $1 AND seq <= $2")
             .bind(channel_id)
             .bind(upto as i64)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
     }
@@ -360,7 +360,7 @@ impl Store {
              WHERE id = $1 RETURNING last_seq, head_seq, heads",
         )
         .bind(channel_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         Ok(row.as_ref().map(chain_from_row).transpose()?)
     }

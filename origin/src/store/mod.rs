@@ -35,7 +35,8 @@ static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Connections per origin. SQLite writes one at a time whatever the pool, so a few suffice for
-/// readers; Postgres serves many origins, so each keeps its share modest.
+/// readers (writers have their own connection, [`Store::writer`]); Postgres serves many origins,
+/// so each keeps its share modest.
 const SQLITE_CONNECTIONS: u32 = 8;
 const POSTGRES_CONNECTIONS: u32 = 16;
 
@@ -91,7 +92,15 @@ impl FromStr for Backend {
 /// A pool of connections to the chat database. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// For reads.
     pool: AnyPool,
+    /// For every statement that writes. On SQLite, one connection: writers queue for it here,
+    /// woken the moment it is free, instead of inside SQLite, whose busy handler sleeps in
+    /// steps of up to 100 ms while another connection holds the write lock. With writers on
+    /// the shared pool, a post that met a head announcement or a presence sweep waited
+    /// 0.1–3.5 s (measured: a lone poster's median was 8 ms, docs/BENCHMARKS.md). Postgres
+    /// locks rows and wakes waiters at once: there it is the same pool.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -103,16 +112,12 @@ impl Store {
         if backend == Backend::Sqlite {
             create_sqlite_dir(url);
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => SQLITE_CONNECTIONS,
-                Backend::Postgres => POSTGRES_CONNECTIONS,
-            })
-            .after_connect(move |conn, _meta| {
+        let options = || {
+            AnyPoolOptions::new().after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // WAL lets readers (replays) run while a post writes; the busy timeout
-                        // makes concurrent posts queue for the write lock instead of failing.
+                        // covers a writer outside this pool (another process on the file).
                         // `synchronous = FULL`: a post is on disk before it is answered and
                         // published. WAL's usual NORMAL survives a crash of the process but not
                         // of the machine: a power cut could roll back a message subscribers had
@@ -124,13 +129,31 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect(url)
-            .await?;
-        match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
-        }
-        Ok(Store { pool, backend })
+        };
+        let (pool, writer) = match backend {
+            Backend::Sqlite => {
+                let writer = options().max_connections(1).connect(url).await?;
+                SQLITE_MIGRATIONS.run(&writer).await?;
+                let pool = options()
+                    .max_connections(SQLITE_CONNECTIONS)
+                    .connect(url)
+                    .await?;
+                (pool, writer)
+            }
+            Backend::Postgres => {
+                let pool = options()
+                    .max_connections(POSTGRES_CONNECTIONS)
+                    .connect(url)
+                    .await?;
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+                (pool.clone(), pool)
+            }
+        };
+        Ok(Store {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -145,8 +168,8 @@ impl Store {
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
         })
     }
 
@@ -159,6 +182,7 @@ impl Store {
     /// Closes every connection; used at shutdown so SQLite checkpoints its WAL.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 

@@ -70,7 +70,7 @@ impl Store {
         device: &str,
         live_since: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let deleted = sqlx::query(
             "DELETE FROM presence WHERE channel_id = $1 AND user_id = $2 AND device = $3 \
              AND seen_at >= $4",
@@ -92,7 +92,7 @@ impl Store {
     /// Each row is deleted by one statement only, so with several origins sweeping, each leave
     /// is found by one of them.
     pub async fn expire_presence(&self, live_since: i64) -> Result<Vec<Gone>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let rows = sqlx::query(
             "DELETE FROM presence WHERE seen_at < $1 RETURNING channel_id, user_id, user_name",
         )

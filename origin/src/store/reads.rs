@@ -49,7 +49,7 @@ impl Store {
         .bind(user.to_string())
         .bind(room_id)
         .bind(seq as i64)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?;
         Ok(row.try_get::<i64, _>("seq")? as u64)
     }

@@ -55,7 +55,7 @@ impl Store {
     /// transaction, so a failure leaves no row behind. [`StoreError::Conflict`] when the slug
     /// is taken.
     pub async fn create_room(&self, room: &Room, owner: Uuid) -> Result<RoomRow, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let channel = Store::create_channel_in(&mut tx, &room_channel(&room.slug)).await?;
         let row = sqlx::query(
             "INSERT INTO rooms (slug, title, private, owner_id, created_at, channel_id) \
@@ -169,7 +169,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND user_id = $2")
             .bind(room.id)
             .bind(user.to_string())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -182,7 +182,7 @@ impl Store {
         )
         .bind(room.id)
         .bind(user.to_string())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -38,7 +38,7 @@ impl Store {
         .bind(name_key(name))
         .bind(password_hash)
         .bind(now_millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(StoreError::from_insert)?;
         Ok(User {
@@ -66,7 +66,7 @@ impl Store {
         .bind(user.to_string())
         .bind(now_millis())
         .bind(expires_at as i64)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(id)
     }
@@ -88,7 +88,7 @@ impl Store {
         sqlx::query("UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL")
             .bind(id.to_string())
             .bind(now_millis())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -101,7 +101,7 @@ impl Store {
         )
         .bind(user.to_string())
         .bind(now_millis())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await?;
         rows.iter()
             .map(|row| {
