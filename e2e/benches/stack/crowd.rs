@@ -184,7 +184,9 @@ fn transport_error(err: &reqwest::Error) -> String {
 }
 
 /// Opens a stream like the app does: on a refusal, waits [`Backoff::APP`] (as
-/// `shared::subscription` says) and tries again, until `patience` has passed. Returns the
+/// `shared::subscription` says) and tries again, until `patience` has passed. With `jitter`,
+/// each pause is drawn between half and one and a half times the app's (a policy the storm
+/// benchmark compares with the app's). Returns the
 /// stream, or the last refusal, with every refusal met on the way.
 pub async fn open_with_retries(
     http: &reqwest::Client,
@@ -192,6 +194,7 @@ pub async fn open_with_retries(
     kind: Kind,
     token: Option<&str>,
     patience: Duration,
+    jitter: bool,
 ) -> (Result<Stream, Refused>, Vec<Refused>) {
     let started = Instant::now();
     let mut subscription =
@@ -201,12 +204,18 @@ pub async fn open_with_retries(
         match open(http, target, kind, token).await {
             Ok(stream) => return (Ok(stream), refusals),
             Err(refused) => {
-                let retry = subscription.ended();
+                let mut delay = subscription.ended().delay;
+                if jitter {
+                    // The same mean pause, spread out: clients refused together no longer all
+                    // come back in the same instant.
+                    use rand::Rng as _;
+                    delay = delay.mul_f64(rand::thread_rng().gen_range(0.5..1.5));
+                }
                 refusals.push(refused.clone());
-                if started.elapsed() + retry.delay > patience {
+                if started.elapsed() + delay > patience {
                     return (Err(refused), refusals);
                 }
-                tokio::time::sleep(retry.delay).await;
+                tokio::time::sleep(delay).await;
             }
         }
     }
@@ -227,7 +236,13 @@ impl Stream {
     /// (repeats and out-of-order ones included: judging them is the caller's job). A WebSocket
     /// is driven by a [`Subscription`] as the app drives it: it asks to `resume` on a gap, or
     /// when a `synced` or `head` says it is behind, since Pushpin has no gap repair for it.
-    pub async fn follow(&mut self, last: u64, stop: impl Future<Output = ()>) -> Vec<Arrival> {
+    /// Returns what arrived, and why the stream ended if it did before `last` (the bench does
+    /// not reconnect: a subscriber cut off is counted as such, and what it missed as lost).
+    pub async fn follow(
+        &mut self,
+        last: u64,
+        stop: impl Future<Output = ()>,
+    ) -> (Vec<Arrival>, Option<String>) {
         tokio::pin!(stop);
         let mut arrivals = Vec::new();
         let mut subscription =
@@ -248,7 +263,10 @@ impl Stream {
                 }
                 () = &mut stop => break,
             };
-            let Ok(event) = event else { break };
+            let event = match event {
+                Ok(event) => event,
+                Err(err) => return (arrivals, Some(format!("{err:#}"))),
+            };
             let now = Instant::now();
             if let ServerEvent::Entry(message) = &event {
                 arrivals.push((message.seq, now));
@@ -260,7 +278,7 @@ impl Stream {
                 }
             }
         }
-        arrivals
+        (arrivals, None)
     }
 
     /// Reads and drops whatever comes until the stream ends or fails: an idle subscriber.

@@ -13,11 +13,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::ensure;
 use e2e::client::Client;
-use e2e::{Db, Stack, StackOptions};
+use e2e::{Db, OriginMode, Stack, StackOptions};
 use tokio::sync::{Semaphore, watch};
 
 use crate::bare::{Bare, Payload};
-use crate::crowd::{self, Arrival, Target};
+use crate::crowd::{self, Arrival, Kind, Target};
+
+/// What one subscriber ended with: its transport, what arrived, and why its stream ended early
+/// if it did.
+type Followed = (Kind, Vec<Arrival>, Option<String>);
 use crate::procs::Tree;
 
 /// Subscribers opening at once while a crowd gathers: the storm benchmark is about opening
@@ -38,6 +42,12 @@ pub struct Figures {
     pub lost: usize,
     pub duplicated: usize,
     pub reordered: usize,
+    /// Lost deliveries by transport (SSE, WebSocket).
+    pub lost_by: [usize; 2],
+    /// Subscribers whose stream ended before the burst did, by transport, with the first
+    /// reason seen.
+    pub cut_off: [usize; 2],
+    pub cut_reason: Option<String>,
     /// The proxy's CPU time over the same window (Pushpin's processes; not the baseline's,
     /// which shares its process with the subscribers).
     pub cpu: Option<Duration>,
@@ -67,7 +77,17 @@ impl Figures {
             self.lost,
             self.duplicated,
             self.reordered,
-        )
+        ) + &match self.lost {
+            0 => String::new(),
+            _ => format!(
+                " (lost on SSE {}, on WebSocket {}; streams cut off before the end: {} SSE, {} WebSocket, e.g. {:?})",
+                self.lost_by[0],
+                self.lost_by[1],
+                self.cut_off[0],
+                self.cut_off[1],
+                self.cut_reason.as_deref().unwrap_or("-"),
+            ),
+        }
     }
 }
 
@@ -114,8 +134,11 @@ pub struct Burst {
 /// `n` subscribers on one room of a fresh stack (SQLite), then `posts` posts from one poster,
 /// each sent when the previous is answered.
 async fn through_stack(n: usize, posts: usize, edge: bool) -> anyhow::Result<Burst> {
+    // The origin as a process of its own, as deployed: in this process it would share two
+    // worker threads with thousands of subscribers.
     let options = StackOptions {
         edge,
+        origin: OriginMode::Process(env!("CARGO_BIN_EXE_e2e-origin").into()),
         ..StackOptions::default()
     };
     let stack = Stack::start_with(Db::Sqlite, options).await?;
@@ -196,7 +219,7 @@ async fn gather(
     tokens: Option<Vec<String>>,
     last: u64,
     stopped: watch::Receiver<bool>,
-) -> anyhow::Result<Vec<tokio::task::JoinHandle<Vec<Arrival>>>> {
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<Followed>>> {
     let http = crowd::http();
     let opening = Arc::new(Semaphore::new(OPENING_AT_ONCE));
     let (opened_tx, mut opened) = tokio::sync::mpsc::unbounded_channel();
@@ -212,23 +235,26 @@ async fn gather(
         let mut stopped = stopped.clone();
         tasks.push(tokio::spawn(async move {
             let permit = opening.acquire().await.expect("never closed");
+            let kind = crowd::kind_of(i);
             let (stream, _) = crowd::open_with_retries(
                 &http,
                 &target,
-                crowd::kind_of(i),
+                kind,
                 token.as_deref(),
                 Duration::from_secs(60),
+                false,
             )
             .await;
             drop(permit);
             let _ = opened_tx.send(stream.is_ok());
             let Ok(mut stream) = stream else {
-                return Vec::new();
+                return (kind, Vec::new(), Some("never opened".to_owned()));
             };
             let stop = async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
             };
-            stream.follow(last, stop).await
+            let (arrivals, ended) = stream.follow(last, stop).await;
+            (kind, arrivals, ended)
         }));
     }
     drop(opened_tx);
@@ -247,9 +273,9 @@ async fn gather(
 
 /// Waits for every subscriber to have the last entry, for at most [`PATIENCE`] after the burst.
 async fn collect(
-    crowd: Vec<tokio::task::JoinHandle<Vec<Arrival>>>,
+    crowd: Vec<tokio::task::JoinHandle<Followed>>,
     stop: watch::Sender<bool>,
-) -> anyhow::Result<Vec<Vec<Arrival>>> {
+) -> anyhow::Result<Vec<Followed>> {
     let stopper = tokio::spawn(async move {
         tokio::time::sleep(PATIENCE).await;
         let _ = stop.send(true);
@@ -265,17 +291,18 @@ async fn collect(
 /// Pushpin fetches the next link of every stream a second after the stream's channels are
 /// first subscribed (its `SUBSCRIBED_DELAY`: here each stream's own session channel), and
 /// there is no event for "all those refreshes are done". So: wait until the origin has counted
-/// no new hold or recovery for longer than that delay, so that the burst does not share the
-/// proxy with them.
+/// no new SSE hold or recovery for longer than that delay, so that the burst does not share the
+/// proxy with them; at most 15 s, and said so: with thousands of streams the refreshes trickle
+/// on (every stream refreshes its next link on a schedule of its own). WebSocket requests are
+/// left out: a WebSocket subscriber whose `synced` is late asks again (a `resume`, one more
+/// request), as the app does, so under load they do not go quiet either.
 pub async fn settle(stack: &Stack) -> anyhow::Result<()> {
     let quiet_for = Duration::from_millis(1500);
     let count = async || -> anyhow::Result<u64> {
         let mut total = 0;
         for series in [
             "chat_stream_holds_total{transport=\"Sse\"}",
-            "chat_stream_holds_total{transport=\"Ws\"}",
             "chat_stream_recoveries_total{transport=\"Sse\"}",
-            "chat_stream_recoveries_total{transport=\"Ws\"}",
         ] {
             total += stack.origin_counter(series).await?;
         }
@@ -283,12 +310,13 @@ pub async fn settle(stack: &Stack) -> anyhow::Result<()> {
     };
     let mut last = count().await?;
     let mut since = Instant::now();
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(15);
     while since.elapsed() < quiet_for {
-        ensure!(
-            Instant::now() < deadline,
-            "the stream refreshes never ended"
-        );
+        if Instant::now() > deadline {
+            // Measured anyway, and said so: the burst then shares Pushpin with them.
+            println!("  (SSE holds and refreshes still coming after 15 s; measuring anyway)");
+            return Ok(());
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
         let now = count().await?;
         if now != last {
@@ -302,14 +330,20 @@ pub async fn settle(stack: &Stack) -> anyhow::Result<()> {
 fn judge(
     start: Instant,
     sent: &[Duration],
-    arrivals: Vec<Vec<Arrival>>,
+    arrivals: Vec<Followed>,
     cpu: Option<Duration>,
 ) -> Figures {
+    let (mut lost_by, mut cut_off, mut cut_reason) = ([0; 2], [0; 2], None);
     let last = sent.len() as u64;
     let (mut lost, mut duplicated, mut reordered) = (0, 0, 0);
     let mut latencies = Vec::with_capacity(arrivals.len() * sent.len());
     let mut end = start;
-    for arrived in arrivals {
+    for (kind, arrived, ended) in arrivals {
+        let k = usize::from(kind == Kind::Ws);
+        if let Some(reason) = ended {
+            cut_off[k] += 1;
+            cut_reason.get_or_insert(reason);
+        }
         let mut seen = vec![false; sent.len() + 1];
         let mut highest = 0;
         for (seq, at) in arrived {
@@ -329,7 +363,9 @@ fn judge(
             let published = start + sent[seq as usize - 1];
             latencies.push(at.saturating_duration_since(published));
         }
-        lost += seen[1..].iter().filter(|s| !**s).count();
+        let missing = seen[1..].iter().filter(|s| !**s).count();
+        lost += missing;
+        lost_by[k] += missing;
     }
     latencies.sort();
     let deliveries = latencies.len();
@@ -340,6 +376,9 @@ fn judge(
         lost,
         duplicated,
         reordered,
+        lost_by,
+        cut_off,
+        cut_reason,
         cpu,
     }
 }

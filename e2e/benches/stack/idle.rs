@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::ensure;
 use e2e::client::Client;
 use e2e::{Db, OriginMode, Stack, StackOptions};
 use tokio::sync::Semaphore;
@@ -58,6 +57,7 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<()> {
                     Kind::Sse,
                     Some(&token),
                     Duration::from_secs(60),
+                    false,
                 )
                 .await;
                 stream
@@ -72,18 +72,25 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<()> {
         }
         stack.wait_for_holds("Sse", n as u64).await?;
         crate::fanout::settle(&stack).await?;
-        ensure!(
-            held.iter().all(|h| !h.is_finished()),
-            "every stream still open"
-        );
+        // A held stream Pushpin closes is a finding, not a reason to stop: count it.
+        let closed = held.iter().filter(|h| h.is_finished()).count();
         let (pushpin_now, origin_now) = (pushpin.rss(), origin_rss());
         let per = (pushpin_now.saturating_sub(pushpin_before)) as f64 / n as f64;
         println!(
-            "{n:>6} idle streams: Pushpin {:.1} MB, {:.1} KB per stream (goal ≤ 32 KB); origin {:.1} MB ({:+.1} MB)",
+            "{n:>6} idle streams ({closed} closed by Pushpin meanwhile): Pushpin {:.1} MB, {:.1} KB per stream (goal ≤ 32 KB); origin {:.1} MB ({:+.1} MB)",
             mb(pushpin_now),
             per / 1024.0,
             mb(origin_now),
             mb(origin_now) - mb(origin_before),
+        );
+    }
+    println!("by process at the largest count:");
+    for pid in pushpin.pids() {
+        let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        println!(
+            "  {:<16} {:.1} MB",
+            name.trim(),
+            mb(rss_of(pid).unwrap_or(0))
         );
     }
     for stream in held {
