@@ -45,7 +45,11 @@ pub enum Kind {
 
 /// Subscriber `i` of a half-SSE, half-WebSocket crowd.
 pub fn kind_of(i: usize) -> Kind {
-    if i % 2 == 0 { Kind::Sse } else { Kind::Ws }
+    if i.is_multiple_of(2) {
+        Kind::Sse
+    } else {
+        Kind::Ws
+    }
 }
 
 /// One reqwest client for a whole crowd: no pool limits (each stream holds its connection for
@@ -272,10 +276,10 @@ impl Stream {
                 arrivals.push((message.seq, now));
                 highest = highest.max(message.seq);
             }
-            if let Stream::Ws(_) = self {
-                if let Some(after) = subscription.on_event(event).resume_after {
-                    let _ = self.resume(after).await;
-                }
+            if let Stream::Ws(_) = self
+                && let Some(after) = subscription.on_event(event).resume_after
+            {
+                let _ = self.resume(after).await;
             }
         }
         (arrivals, None)

@@ -46,9 +46,9 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<()> {
     sizes.sort();
     for n in sizes {
         let mut opened = Vec::new();
-        for i in held.len()..n {
+        for token in &tokens[held.len()..n] {
             let (http, target, opening) = (http.clone(), target.clone(), opening.clone());
-            let token = tokens[i].clone();
+            let token = token.clone();
             opened.push(tokio::spawn(async move {
                 let _permit = opening.acquire().await.expect("never closed");
                 let (stream, _) = crowd::open_with_retries(
