@@ -21,7 +21,9 @@
 //! 9. a storm of subscribers (`storm.rs`): 1,000 and 5,000 SSE clients opening at once;
 //! 10. the hold answer (`handshake.rs`): requests/s of the origin's GRIP answer to a stream
 //!     request, next to an axum hello-world;
-//! 11. idle connections (`idle.rs`): Pushpin's memory per held SSE stream.
+//! 11. idle connections (`idle.rs`): Pushpin's memory per held SSE stream;
+//! 12. the post path (`post_path.rs`): posts straight at the origin, one at a time and 16 at
+//!     once, next to the bare SQLite insert loop.
 //!
 //! Run with `cargo xtask bench` (or `cargo bench -p e2e --bench stack`). `BENCH_POSTS`,
 //! `BENCH_BIG_ROOM` and `BENCH_PRESENCE_USERS` shrink the work for a quick look; `BENCH_ONLY`
@@ -33,6 +35,7 @@ mod crowd;
 mod fanout;
 mod handshake;
 mod idle;
+mod post_path;
 mod procs;
 mod storm;
 
@@ -117,6 +120,9 @@ async fn main() -> anyhow::Result<()> {
         println!("\n## idle SSE streams held by Pushpin: memory per connection");
         idle::run(&sizes).await?;
     }
+    if selected("post-path") {
+        post_path::post_path(posts).await?;
+    }
     if selected("scale-out") {
         println!(
             "\n## scale-out: {posts} posts from 16 posters straight to the origins, two origin processes on one Postgres behind one Pushpin"
@@ -127,7 +133,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Whether `BENCH_ONLY` (a comma-separated list of section names: posts, edge, tail, resume,
-/// presence, search, replay, scale-out, fanout, storm, handshake, idle) selects the section; every section when it is unset.
+/// presence, search, replay, scale-out, fanout, storm, handshake, idle, post-path) selects the section; every section when it is unset.
 fn selected(section: &str) -> bool {
     match std::env::var("BENCH_ONLY") {
         Ok(only) => only.split(',').any(|s| s.trim() == section),
