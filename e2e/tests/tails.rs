@@ -100,7 +100,21 @@ async fn a_slow_sse_reader_gets_the_tail_of_a_burst(db: Db) -> anyhow::Result<()
     stack
         .wait_for_counter("chat_publish_entries_total", last)
         .await?;
-    let got = slow.read_until(last, TAIL_DEADLINE).await?;
+    let published = burst_ended.elapsed();
+    let got = match slow.read_until(last, TAIL_DEADLINE).await {
+        Ok(got) => got,
+        // What the heads and the proxy did, for a failure on a CI machine.
+        Err(err) => {
+            let heads = stack.origin_counter("chat_heads_total").await?;
+            let recoveries = stack
+                .origin_counter("chat_stream_recoveries_total{transport=\"Sse\"}")
+                .await?;
+            return Err(err.context(format!(
+                "publishing ended {published:?} after the burst; heads published: {heads}, \
+                 next-link recoveries: {recoveries}"
+            )));
+        }
+    };
     let took = burst_ended.elapsed();
     ensure_overflowed(&stack)?;
     ensure!(

@@ -81,12 +81,11 @@ pub async fn run(
     let store = Store::connect(&config.database_url).await?;
     let metrics = Arc::new(metrics::Metrics::default());
     let (heads, inbox) = Heads::channel();
-    let (publisher, publishing) = Publisher::spawn(&config.grip, metrics.clone(), heads.clone());
+    let (publisher, publishing) = Publisher::spawn(&config.grip, metrics.clone(), heads);
     let channels = Channels {
         store: store.clone(),
         locks: Arc::default(),
         publisher,
-        heads,
     };
     let announcing = Announcer {
         store: store.clone(),

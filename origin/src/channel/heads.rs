@@ -16,7 +16,9 @@
 //! compare the head's `last_seq` with their own and `resume` (`shared::sequencer`).
 //!
 //! A head that reaches a stream still backed up is dropped like the rest, so heads follow a
-//! channel's last append on a [`SCHEDULE`]; one that could not be published (the proxy is down) is
+//! channel's last publish on a [`SCHEDULE`], counted from when the proxy took the entry (not
+//! from when it was stored: under load publishing lags, and heads queued behind a burst would
+//! reach its slow readers while they are still backed up); one that could not be published (the proxy is down) is
 //! retried until one goes out. The chain tail lives in the database (`channels.heads`), so every
 //! origin's appends and holds agree on it.
 
@@ -34,7 +36,7 @@ use super::publish::{Kind, Publisher, head_item};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
-/// When heads follow a channel's last append. The first comes soon after a burst (a reader whose
+/// When heads follow a channel's last published entry. The first comes soon after a burst (a reader whose
 /// backlog drained by then gets its tail within that time); later ones catch readers that stay
 /// stalled longer. After the last, the proxy's own next-link refresh (`stream::NEXT_LINK_TIMEOUT`)
 /// still checks every stream.
@@ -59,8 +61,8 @@ pub struct ChannelKey {
 }
 
 pub(crate) enum Event {
-    /// An entry went out: (re)start the channel's schedule.
-    Appended(ChannelKey),
+    /// The proxy took an entry: (re)start the channel's schedule.
+    Published(ChannelKey),
     /// An entry's publish was lost: the same.
     LostEntry(ChannelKey),
     /// A head's publish was lost: keep announcing.
@@ -84,10 +86,10 @@ impl Heads {
         (Heads { events }, HeadsInbox(inbox))
     }
 
-    /// An entry of `channel` was queued for publishing.
-    pub fn appended(&self, channel: ChannelKey) {
+    /// The proxy took an entry of `channel`.
+    pub fn published(&self, channel: ChannelKey) {
         // A closed inbox means the origin is shutting down: nothing left to announce.
-        let _ = self.events.send(Event::Appended(channel));
+        let _ = self.events.send(Event::Published(channel));
     }
 
     /// An entry of `channel` could not be published (see [`super::publish`]).
@@ -146,7 +148,7 @@ impl Announcer {
             tokio::select! {
                 _ = &mut stop => return,
                 Some(event) = inbox.recv() => match event {
-                    Event::Appended(channel) | Event::LostEntry(channel) => schedule.restart(channel),
+                    Event::Published(channel) | Event::LostEntry(channel) => schedule.restart(channel),
                     // Not from the start: a proxy that refuses every head must not be asked
                     // four times a second.
                     Event::LostHead(channel) => schedule.keep(channel),

@@ -10,7 +10,7 @@ use shared::event::Entry;
 use shared::publish::MAX_ITEM_BYTES;
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::heads::{ChannelKey, Heads};
+use super::heads::ChannelKey;
 use super::publish::{Kind, Publisher, entry_item};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Channel, Slot, Store, StoreError, Stored};
@@ -63,7 +63,6 @@ pub struct Channels {
     pub store: Store,
     pub locks: Arc<ChannelLocks>,
     pub publisher: Publisher,
-    pub heads: Heads,
 }
 
 impl Channels {
@@ -121,14 +120,14 @@ impl Channels {
         Ok(Some(amendment))
     }
 
-    /// Queues a stored entry's publish item; the channel's head follows once it goes quiet.
+    /// Queues a stored entry's publish item; the publisher tells `heads` when it went out, and
+    /// the channel's head follows once it goes quiet.
     fn queue(&self, channel: &Channel, item: String) {
         let key = ChannelKey {
             id: channel.id,
             name: channel.name.clone(),
         };
-        self.publisher.publish_json(Kind::Entry(key.clone()), item);
-        self.heads.appended(key);
+        self.publisher.publish_json(Kind::Entry(key), item);
     }
 }
 

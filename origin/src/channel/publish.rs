@@ -2,7 +2,8 @@
 //! from one background task that keeps order, batches and retries.
 //!
 //! The database is the truth and publishing is best effort on top of it: a publish never blocks
-//! or fails the post that produced it. What the publisher cannot deliver (its queue is full, the
+//! or fails the post that produced it. Every entry the proxy took is reported to
+//! [`super::heads`], whose schedule of heads starts from there. What the publisher cannot deliver (its queue is full, the
 //! publish API refused the item, or kept failing until the publisher gave up) is counted and
 //! reported to [`super::heads`], which announces the channel's position once publishing works
 //! again: every subscriber that missed something then fetches it from the database (the proxy
@@ -108,7 +109,8 @@ pub fn signal_item<E: Entry>(channel: &str, signal: &E::Signal) -> Item {
 /// What an item carries, which decides what happens when it is lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
-    /// An entry of the channel: `heads` announces the channel soon.
+    /// An entry of the channel: `heads` announces the channel soon after it went out or was
+    /// lost.
     Entry(ChannelKey),
     /// A head of the channel: `heads` keeps announcing it.
     Head(ChannelKey),
@@ -244,7 +246,7 @@ impl Publisher {
     }
 }
 
-/// Where deliveries and losses are counted, and losses reported to `heads`. (The task holds
+/// Where deliveries and losses are counted and reported to `heads`. (The task holds
 /// this, not a [`Publisher`], so that dropping the last handle still ends it.)
 #[derive(Clone)]
 struct Report {
@@ -264,6 +266,9 @@ impl Report {
             self.metrics
                 .publish_latency
                 .record(queued.queued_at.elapsed());
+            if let Kind::Entry(channel) = &queued.kind {
+                self.heads.published(channel.clone());
+            }
         }
     }
 
