@@ -209,6 +209,27 @@ async fn bare_sqlite_inserts(rows: usize, level: &str) -> anyhow::Result<f64> {
     Ok(rows as f64 / start.elapsed().as_secs_f64())
 }
 
+/// Posts `posts` messages to `slug`, shared out among `posters`, all posting at once.
+async fn post_concurrently(posters: Vec<Client>, slug: &str, posts: usize) -> anyhow::Result<()> {
+    let each = posts / posters.len();
+    let extra = posts % posters.len();
+    let mut tasks = Vec::new();
+    for (i, poster) in posters.into_iter().enumerate() {
+        let count = each + usize::from(i < extra);
+        let slug = slug.to_owned();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..count {
+                poster.post(&slug, &format!("message {i}.{n}")).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
+}
+
 /// Posts through Pushpin from 16 concurrent clients; the clock stops when an SSE subscriber
 /// has received the last message, so the figure covers storing *and* publishing.
 async fn posts_per_second(db: Db, posts: usize) -> anyhow::Result<f64> {
@@ -224,19 +245,7 @@ async fn posts_per_second(db: Db, posts: usize) -> anyhow::Result<f64> {
         posters.push(Client::signed_up(base.clone(), &format!("poster{i}")).await?);
     }
     let start = Instant::now();
-    let mut tasks = Vec::new();
-    for (i, poster) in posters.into_iter().enumerate() {
-        let count = posts / POSTERS + usize::from(i < posts % POSTERS);
-        tasks.push(tokio::spawn(async move {
-            for n in 0..count {
-                poster.post("bench", &format!("message {n}")).await?;
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for task in tasks {
-        task.await??;
-    }
+    post_concurrently(posters, "bench", posts).await?;
     let mut last = 0;
     while last < posts as u64 {
         let message = sse.next_message().await.with_context(|| {

@@ -12,7 +12,7 @@ use anyhow::ensure;
 use e2e::client::Client;
 use e2e::{Db, OriginMode, Stack, StackOptions};
 
-use super::{bare_sqlite_inserts, ms, signed_in};
+use super::{bare_sqlite_inserts, ms, post_concurrently, signed_in};
 
 /// Posters in the concurrent run, each a user of its own (and 16 more take turns in the run one
 /// at a time): the per-user post limit (a burst of 200) is never what is measured.
@@ -67,19 +67,7 @@ async fn measure(db: Db, posts: usize) -> anyhow::Result<(Vec<Duration>, f64)> {
     }
 
     let start = Instant::now();
-    let mut tasks = Vec::new();
-    for (i, poster) in posters.into_iter().enumerate() {
-        let count = posts / POSTERS + usize::from(i < posts % POSTERS);
-        tasks.push(tokio::spawn(async move {
-            for n in 0..count {
-                poster.post("bench", &format!("burst {i} {n}")).await?;
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for task in tasks {
-        task.await??;
-    }
+    post_concurrently(posters, "bench", posts).await?;
     let concurrent = posts as f64 / start.elapsed().as_secs_f64();
 
     let store = stack.store().await?;
