@@ -29,6 +29,7 @@ pub mod ports;
 pub mod postgres;
 pub mod process;
 pub mod pushpin;
+pub mod seed;
 pub mod stack;
 pub mod viceroy;
 

@@ -26,6 +26,7 @@ on_both_databases!(
     conflicting_credentials_are_refused,
     next_link_capabilities_open_one_stream_only,
     a_removed_member_stops_receiving,
+    streams_recovering_together_keep_their_own_session,
     a_slow_client_is_cut_off,
     controls_and_look_alike_names_are_refused,
     rooms_are_looked_up_and_listed_in_pages,
@@ -484,6 +485,61 @@ async fn a_removed_member_stops_receiving(db: Db) -> anyhow::Result<()> {
     ensure!(carol_sse.next_event().await?.event.as_deref() == Some("error"));
     let again = remove(&carol, "carol").await?;
     ensure!(code(again, StatusCode::NOT_FOUND).await? == "not_found");
+    Ok(())
+}
+
+/// Pushpin shares one origin request among next-link fetches with the same path and the same
+/// `Grip-Last` headers, whatever their query says (`auto-share`, `src/handler/engine.cpp` in
+/// 1.36): a fetch that starts while another is being answered gets that other's answer. Here
+/// five members' streams of a private room fall behind together (messages stored but never
+/// published, as when an origin dies between the two) and recover through their next links,
+/// each answer a long replay; every stream must still be answered for its own session: the
+/// removed member's stream ends, the others go on.
+async fn streams_recovering_together_keep_their_own_session(db: Db) -> anyhow::Result<()> {
+    const MEMBERS: [&str; 4] = ["bob", "carol", "dave", "erin"];
+    const UNPUBLISHED: u64 = 8_000;
+    let stack = Stack::start(db).await?;
+    let base = stack.pushpin.client_url();
+    let alice = Client::signed_up(base.clone(), "alice").await?;
+    alice.create_room("secret", true).await?;
+    let mut streams = Vec::new();
+    for name in MEMBERS {
+        let member = Client::signed_up(base.clone(), name).await?;
+        let add = alice
+            .request(Method::POST, "/api/rooms/secret/members")
+            .json(&json!({"name": name}))
+            .send()
+            .await?;
+        expect_status(add, StatusCode::NO_CONTENT).await?;
+        streams.push(member.sse("secret", None).await?);
+    }
+    streams.push(alice.sse("secret", None).await?);
+    // Each stream joined a channel new to Pushpin (its session's), so each is refreshed once.
+    let held = streams.len() as u64;
+    stack.wait_for_sse_settled(held, held).await?;
+
+    e2e::seed::messages(&stack.database_url, "secret", UNPUBLISHED as usize).await?;
+    // The next post shows every stream the gap; the proxy fetches each one's next link.
+    let post = alice.post("secret", "after the gap").await?;
+    for stream in &mut streams {
+        let got = stream.messages(UNPUBLISHED as usize + 1).await?;
+        ensure!(got.last() == Some(&post), "every stream caught up");
+    }
+
+    let remove = alice
+        .request(Method::DELETE, "/api/rooms/secret/members/bob")
+        .send()
+        .await?;
+    expect_status(remove, StatusCode::NO_CONTENT).await?;
+    let ended = streams[0].next_event().await?;
+    ensure!(
+        ended.event.as_deref() == Some("error"),
+        "bob's stream ended: {ended:?}"
+    );
+    let after = alice.post("secret", "members only").await?;
+    for stream in &mut streams[1..] {
+        ensure!(stream.next_message().await? == after, "the others go on");
+    }
     Ok(())
 }
 
