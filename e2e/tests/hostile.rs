@@ -564,11 +564,20 @@ fn cases(stack: &Stack, alice_token: &str) -> anyhow::Result<Vec<Case>> {
             "a next link with a forged capability",
             Origin,
             M::GET,
-            "/api/rooms/lobby/events?after=0&cap=forged",
+            "/api/rooms/lobby/events/forged?after=0",
         )
         .token(Token::None)
         .header("grip-sig", sig.clone())
         .expect(403, "bad_capability"),
+        case(
+            "a capability in the query, where links no longer carry it",
+            Origin,
+            M::GET,
+            "/api/rooms/lobby/events?after=0&cap=forged",
+        )
+        .token(Token::None)
+        .header("grip-sig", sig.clone())
+        .expect(401, "unauthenticated"),
         // WebSocket-over-HTTP.
         case(
             "WebSocket events that do not parse",

@@ -369,7 +369,11 @@ async fn next_link_capabilities_open_one_stream_only(db: Db) -> anyhow::Result<(
         .and_then(|(_, rest)| rest.split_once('>'))
         .map(|(path, _)| path.to_owned())
         .context("a link")?;
-    ensure!(path.contains("after=3&cap="), "{path}");
+    // The capability is a path segment: Pushpin shares fetches by path, not query.
+    ensure!(
+        path.starts_with("/api/rooms/lobby/events/") && path.ends_with("?after=3"),
+        "{path}"
+    );
     let fetch = |path: String, extra: Option<(&'static str, String)>| {
         let mut request = stack
             .direct_client()
@@ -392,7 +396,7 @@ async fn next_link_capabilities_open_one_stream_only(db: Db) -> anyhow::Result<(
         // The room's whole history.
         (path.replace("after=3", "after=0"), None),
         // Another kind of stream.
-        (path.replace("/events?", "/poll?"), None),
+        (path.replace("/events/", "/poll/"), None),
         // From a client, with a session, or through the edge: it was copied from somewhere.
         (
             path.clone(),

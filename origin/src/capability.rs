@@ -10,8 +10,11 @@
 //!   that the user may still follow the channel, and ends the stream otherwise;
 //! - an expiry no later than the session's, so a link cannot outlive it by renewing itself.
 //!
-//! The price: two streams no longer share a link, so Fanout cannot share one recovery fetch
-//! among all subscribers of a channel; each stream's recovery is its own origin request.
+//! The capability is the link's last path segment (`…/events/{cap}?after=N`), never a query
+//! parameter: Pushpin shares one origin request among fetches with the same path and `Grip-Last`
+//! whatever the query, so a capability in the query would let one session's answer reach
+//! another's stream (`channel::stream::StreamPath`). The price: each stream's recovery is its
+//! own origin request.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};

@@ -15,11 +15,11 @@ use shared::event::ServerEvent;
 use shared::grip;
 use shared::subscription::Transport;
 
-use super::{StreamQuery, authorize, cursor};
+use super::{StreamPath, StreamQuery, authorize, cursor};
 use crate::channel::Feed;
 use crate::channel::replay::replay;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{PathOf, Query};
+use crate::extract::Query;
 use crate::grip::next_page;
 use crate::state::AppState;
 
@@ -29,22 +29,22 @@ const RECOVERY_LIMIT: u32 = 10_000;
 
 pub async fn events<F: Feed>(
     State(state): State<AppState>,
-    PathOf(key): PathOf<String>,
+    path: StreamPath,
     Query(query): Query<StreamQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let access = match authorize::<F>(&state, &key, Transport::EventSource, &headers, &query).await
+    let access = match authorize::<F>(&state, &path, Transport::EventSource, &headers, &query).await
     {
         Ok(access) => access,
         // A refresh finds the session ended or access gone: end the stream with word of why
         // (an error status would only make the proxy retry).
-        Err(err @ (ApiError::SessionEnded | ApiError::NotFound(_))) if query.cap.is_some() => {
+        Err(err @ (ApiError::SessionEnded | ApiError::NotFound(_))) if path.cap.is_some() => {
             return Ok(ending::<F>(&err));
         }
         Err(err) => return Err(err),
     };
     let channel = &access.target.channel;
-    let cursor = cursor(&headers, &query, &channel.name)?;
+    let cursor = cursor(&headers, &path, &query, &channel.name)?;
     // `Grip-Last` marks the proxy's recovery fetch for a stream that is already held and
     // subscribed; anything else is a new stream (or the next page of its first replay).
     let recovering = headers.contains_key(grip::LAST);
@@ -73,7 +73,7 @@ pub async fn events<F: Feed>(
     let out = response.headers_mut();
     out.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     out.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let link = || access.next_link::<F>(&state, &key, Transport::EventSource, replay.position);
+    let link = || access.next_link::<F>(&state, &path.key, Transport::EventSource, replay.position);
     match (replay.complete, recovering) {
         // Caught up: hold the stream, subscribed from the chain link of the last replayed seq.
         (true, _) => {

@@ -10,13 +10,17 @@ pub mod events;
 pub mod poll;
 pub mod ws;
 
+use std::collections::HashMap;
+
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use axum::middleware;
 use axum::routing::{any, get};
 use serde::Deserialize;
 use shared::api::VIA_EDGE_HEADER;
+use shared::paths::Route;
 use shared::publish::ChainId;
 use shared::session::session_channel;
 use shared::subscription::Transport;
@@ -27,6 +31,7 @@ use super::{Feed, Target};
 use crate::auth::{authenticate, has_credentials};
 use crate::capability::Capability;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::PathOf;
 use crate::grip::{GripVerifier, Subscribe, require_grip};
 use crate::state::AppState;
 
@@ -36,11 +41,15 @@ const MAX_WS_EVENTS_BYTES: usize = 1024 * 1024;
 /// How often the proxy refreshes a held stream through its next link even without a gap.
 const NEXT_LINK_TIMEOUT_SECS: u32 = 120;
 
-/// The stream routes of one kind of channel, each behind the `Grip-Sig` check.
+/// The stream routes of one kind of channel, each behind the `Grip-Sig` check. SSE and
+/// long-poll streams also answer their next links: the stream's path plus the link's
+/// capability as one more segment ([`StreamPath`]).
 pub fn routes<F: Feed>(grip: &GripVerifier) -> Router<AppState> {
     Router::new()
         .route(F::STREAMS.events.template(), get(events::events::<F>))
+        .route(&link_template(F::STREAMS.events), get(events::events::<F>))
         .route(F::STREAMS.poll.template(), get(poll::poll::<F>))
+        .route(&link_template(F::STREAMS.poll), get(poll::poll::<F>))
         .route(
             F::STREAMS.ws.template(),
             // `any`: a client that tries a plain WebSocket upgrade here is told it must come
@@ -50,6 +59,43 @@ pub fn routes<F: Feed>(grip: &GripVerifier) -> Router<AppState> {
         .route_layer(middleware::from_fn_with_state(grip.clone(), require_grip))
 }
 
+/// A next link's path: the stream's own, then its capability.
+///
+/// Why a path segment and not a query parameter: Pushpin shares one origin request among the
+/// next-link fetches that are under way with the same *path* and the same `Grip-Last` headers,
+/// whatever their query says (`auto-share`, `src/handler/engine.cpp`), and gives every one of
+/// them the answer. With the capability in the query, members of a room at the same position
+/// that recovered at the same moment could get each other's answer: another session's
+/// channels and next link (`e2e/tests/security.rs::streams_recovering_together_keep_their_own_session`).
+/// In the path, each session's link is its own.
+fn link_template(stream: Route) -> String {
+    format!("{}/{{cap}}", stream.template())
+}
+
+/// The path of a stream request: the channel's key and, when the proxy fetches a next link,
+/// the link's capability (see `capability`).
+#[derive(Debug)]
+pub struct StreamPath {
+    pub key: String,
+    pub cap: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for StreamPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        // By name, since feeds name their key differently (`{slug}`, `{name}`).
+        let PathOf(mut params) =
+            PathOf::<HashMap<String, String>>::from_request_parts(parts, state).await?;
+        let cap = params.remove("cap");
+        let key = params
+            .into_values()
+            .next()
+            .ok_or_else(|| ApiError::BadQuery("no channel in the path".into()))?;
+        Ok(StreamPath { key, cap })
+    }
+}
+
 /// Query parameters of the stream endpoints.
 #[derive(Debug, Default, Deserialize)]
 pub struct StreamQuery {
@@ -57,8 +103,6 @@ pub struct StreamQuery {
     pub last_event_id: Option<String>,
     /// The cursor of long-polls and of next links.
     pub after: Option<String>,
-    /// A next link's capability (see `capability`): present only on the proxy's own fetches.
-    pub cap: Option<String>,
 }
 
 /// Who follows which channel, on whose authority.
@@ -111,7 +155,7 @@ impl Access {
         });
         let path = F::STREAMS.route(transport).to(&[key]);
         shared::grip::link_next(
-            &format!("{path}?after={position}&cap={cap}"),
+            &format!("{path}/{cap}?after={position}"),
             Some(NEXT_LINK_TIMEOUT_SECS),
         )
     }
@@ -122,13 +166,14 @@ impl Access {
 /// is live and its user may still follow the channel.
 async fn authorize<F: Feed>(
     state: &AppState,
-    key: &str,
+    path: &StreamPath,
     transport: Transport,
     headers: &HeaderMap,
     query: &StreamQuery,
 ) -> ApiResult<Access> {
+    let key = &path.key;
     F::validate_key(key)?;
-    let Some(cap) = &query.cap else {
+    let Some(cap) = &path.cap else {
         let session = authenticate(state, headers).await?;
         let target = F::open(state, key, session.user.id).await?;
         return Ok(Access {
@@ -171,9 +216,14 @@ async fn authorize<F: Feed>(
 /// Where the subscriber stands. The proxy's next-link fetch says it in `Grip-Last` (or the
 /// link's own `after`); a client in `Last-Event-ID` (browsers resend it on reconnect), or in
 /// the query. `None` is a first visit.
-fn cursor(headers: &HeaderMap, query: &StreamQuery, channel: &str) -> ApiResult<Option<u64>> {
+fn cursor(
+    headers: &HeaderMap,
+    path: &StreamPath,
+    query: &StreamQuery,
+    channel: &str,
+) -> ApiResult<Option<u64>> {
     let non_empty = |v: &str| !v.trim().is_empty();
-    if query.cap.is_some() {
+    if path.cap.is_some() {
         if let Some(last) = grip_last(headers, channel)? {
             return Ok(Some(last));
         }

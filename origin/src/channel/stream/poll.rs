@@ -14,22 +14,22 @@ use shared::event::Page;
 use shared::grip;
 use shared::subscription::Transport;
 
-use super::{StreamQuery, authorize, cursor};
+use super::{StreamPath, StreamQuery, authorize, cursor};
 use crate::channel::Feed;
 use crate::channel::replay::replay;
 use crate::error::ApiResult;
-use crate::extract::{PathOf, Query};
+use crate::extract::Query;
 use crate::state::AppState;
 
 pub async fn poll<F: Feed>(
     State(state): State<AppState>,
-    PathOf(key): PathOf<String>,
+    path: StreamPath,
     Query(query): Query<StreamQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let access = authorize::<F>(&state, &key, Transport::LongPoll, &headers, &query).await?;
+    let access = authorize::<F>(&state, &path, Transport::LongPoll, &headers, &query).await?;
     let channel = &access.target.channel;
-    let cursor = cursor(&headers, &query, &channel.name)?;
+    let cursor = cursor(&headers, &path, &query, &channel.name)?;
     if headers.contains_key(grip::LAST) {
         state.metrics.recovery(Transport::LongPoll);
     }
@@ -48,7 +48,7 @@ pub async fn poll<F: Feed>(
     // An entry stored between the query above and the hold shows up as a prev-id mismatch;
     // the proxy then fetches this link and answers the client with it.
     subscribe.next_link =
-        Some(access.next_link::<F>(&state, &key, Transport::LongPoll, replay.position));
+        Some(access.next_link::<F>(&state, &path.key, Transport::LongPoll, replay.position));
     subscribe.response(state.streams.poll_timeout.as_secs(), response.headers_mut());
     Ok(response)
 }
