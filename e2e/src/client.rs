@@ -167,6 +167,17 @@ impl Client {
         Ok(created.room)
     }
 
+    /// Adds `name` to the private room `slug` (as its owner).
+    pub async fn add_member(&self, slug: &str, name: &str) -> anyhow::Result<()> {
+        let response = self
+            .request(Method::POST, &paths::ROOM_MEMBERS.to(&[slug]))
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await?;
+        expect_status(response, StatusCode::NO_CONTENT).await?;
+        Ok(())
+    }
+
     /// Posts `body` with a fresh client_id and returns the stored message.
     pub async fn post(&self, slug: &str, body: &str) -> anyhow::Result<Message> {
         let response = self

@@ -441,12 +441,7 @@ async fn a_removed_member_stops_receiving(db: Db) -> anyhow::Result<()> {
     let carol = Client::signed_up(base, "carol").await?;
     alice.create_room("secret", true).await?;
     for name in ["bob", "carol"] {
-        let add = alice
-            .request(Method::POST, "/api/rooms/secret/members")
-            .json(&json!({"name": name}))
-            .send()
-            .await?;
-        expect_status(add, StatusCode::NO_CONTENT).await?;
+        alice.add_member("secret", name).await?;
     }
     let mut bob_sse = bob.sse("secret", None).await?;
     let (mut bob_ws, _) = bob.ws("secret", None).await?;
@@ -509,12 +504,7 @@ async fn streams_recovering_together_keep_their_own_session(db: Db) -> anyhow::R
     let mut streams = Vec::new();
     for name in MEMBERS {
         let member = Client::signed_up(base.clone(), name).await?;
-        let add = alice
-            .request(Method::POST, "/api/rooms/secret/members")
-            .json(&json!({"name": name}))
-            .send()
-            .await?;
-        expect_status(add, StatusCode::NO_CONTENT).await?;
+        alice.add_member("secret", name).await?;
         streams.push(member.sse("secret", None).await?);
     }
     streams.push(alice.sse("secret", None).await?);

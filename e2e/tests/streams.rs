@@ -250,12 +250,7 @@ async fn private_rooms_admit_members_only(db: Db) -> anyhow::Result<()> {
     ensure!(denied.is_err_and(|e| e.to_string().contains("404")));
 
     let mut alice_sse = alice.sse("secret", None).await?;
-    let add = alice
-        .request(Method::POST, "/api/rooms/secret/members")
-        .json(&serde_json::json!({"name": "bob"}))
-        .send()
-        .await?;
-    expect_status(add, StatusCode::NO_CONTENT).await?;
+    alice.add_member("secret", "bob").await?;
     let mut bob_sse = bob.sse("secret", None).await?;
     let hello = bob.post("secret", "thanks").await?;
     ensure!(alice_sse.next_message().await? == hello);
