@@ -19,8 +19,8 @@ on_both_databases!(
 );
 
 /// How long after the burst the tail may take here. The goal is 2 s (the first heads come
-/// 0.25 s and 1.25 s after the last publish); shared CI machines get slack. Without heads the tail
-/// waits for the next post or the proxy's 120 s next-link refresh.
+/// 0.25 s and 1.25 s after the last publish); shared CI machines get slack. Without heads the
+/// tail waits for the next post or the proxy's 120 s next-link refresh.
 const TAIL_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Messages of about 3 KB: a few hundred fill the socket buffers on both sides and then the

@@ -18,8 +18,8 @@
 //! A head that reaches a stream still backed up is dropped like the rest, so heads follow a
 //! channel's last publish on a [`SCHEDULE`], counted from when the proxy took the entry (not
 //! from when it was stored: under load publishing lags, and heads queued behind a burst would
-//! reach its slow readers while they are still backed up); one that could not be published (the proxy is down) is
-//! retried until one goes out. The chain tail lives in the database (`channels.heads`), so every
+//! reach its slow readers while they are still backed up); one that could not be published
+//! (the proxy is down) is retried until one goes out. The chain tail lives in the database (`channels.heads`), so every
 //! origin's appends and holds agree on it.
 
 use std::collections::HashMap;
@@ -36,10 +36,10 @@ use super::publish::{Kind, Publisher, head_item};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
-/// When heads follow a channel's last published entry. The first comes soon after a burst (a reader whose
-/// backlog drained by then gets its tail within that time); later ones catch readers that stay
-/// stalled longer. After the last, the proxy's own next-link refresh (`stream::NEXT_LINK_TIMEOUT`)
-/// still checks every stream.
+/// When heads follow a channel's last published entry. The first comes soon after a burst (a
+/// reader whose backlog drained by then gets its tail within that time); later ones catch
+/// readers that stay stalled longer. After the last, the proxy's own next-link refresh
+/// (`stream::NEXT_LINK_TIMEOUT`) still checks every stream.
 pub const SCHEDULE: [Duration; 5] = [
     Duration::from_millis(250),
     Duration::from_secs(1),

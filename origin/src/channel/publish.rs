@@ -3,8 +3,9 @@
 //!
 //! The database is the truth and publishing is best effort on top of it: a publish never blocks
 //! or fails the post that produced it. Every entry the proxy took is reported to
-//! [`super::heads`], whose schedule of heads starts from there. What the publisher cannot deliver (its queue is full, the
-//! publish API refused the item, or kept failing until the publisher gave up) is counted and
+//! [`super::heads`], whose schedule of heads starts from there. What the publisher cannot
+//! deliver (its queue is full, the publish API refused the item, or kept failing until the
+//! publisher gave up) is counted and
 //! reported to [`super::heads`], which announces the channel's position once publishing works
 //! again: every subscriber that missed something then fetches it from the database (the proxy
 //! through the stream's next link, WebSocket clients by `resume`).
@@ -266,9 +267,18 @@ impl Report {
             self.metrics
                 .publish_latency
                 .record(queued.queued_at.elapsed());
-            if let Kind::Entry(channel) = &queued.kind {
-                self.heads.published(channel.clone());
+        }
+        // One event per channel, not per entry: a burst's batch is mostly one room.
+        let mut channels: Vec<&ChannelKey> = Vec::new();
+        for queued in batch {
+            if let Kind::Entry(channel) = &queued.kind
+                && !channels.contains(&channel)
+            {
+                channels.push(channel);
             }
+        }
+        for channel in channels {
+            self.heads.published(channel.clone());
         }
     }
 
