@@ -8,6 +8,8 @@
 //! so the origin verifies that signature (key, algorithm, `exp`, and `iss` when configured);
 //! mere presence of the header proves nothing.
 
+use std::sync::Arc;
+
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
@@ -20,12 +22,10 @@ use shared::wsoh::{self, WsEvent};
 use crate::config::GripConfig;
 use crate::error::ApiError;
 
-/// Checks `Grip-Sig` tokens.
+/// Checks `Grip-Sig` tokens. Cheap to clone (the stream routes' middleware gets a clone per
+/// request): the key and the rules are shared.
 #[derive(Clone)]
-pub struct GripVerifier {
-    key: jsonwebtoken::DecodingKey,
-    validation: Validation,
-}
+pub struct GripVerifier(Arc<(jsonwebtoken::DecodingKey, Validation)>);
 
 /// Pushpin signs `{"iss": …, "exp": …}`; nothing else is needed.
 #[derive(Deserialize)]
@@ -39,14 +39,12 @@ impl GripVerifier {
         if let Some(iss) = &config.verify_iss {
             validation.set_issuer(&[iss]);
         }
-        GripVerifier {
-            key: config.verify_key.clone(),
-            validation,
-        }
+        GripVerifier(Arc::new((config.verify_key.clone(), validation)))
     }
 
     pub fn verify(&self, token: &str) -> bool {
-        jsonwebtoken::decode::<GripClaims>(token, &self.key, &self.validation).is_ok()
+        let (key, validation) = &*self.0;
+        jsonwebtoken::decode::<GripClaims>(token, key, validation).is_ok()
     }
 }
 

@@ -60,8 +60,14 @@ use crate::channel::Channels;
 use crate::channel::heads::{Announcer, Heads};
 use crate::channel::publish::Publisher;
 use crate::config::Config;
-use crate::state::{AppState, Auth, SiteState, StreamSettings};
+use crate::state::{AppState, Auth, Shared, SiteState, StreamSettings};
 use crate::store::Store;
+
+/// mimalloc, for every program the origin runs in (its binaries, and the tests and benches that
+/// run it in process). Profiled under a storm of hold answers, glibc's malloc and free were a
+/// fifth of the CPU time (docs/BENCHMARKS.md, *The hold answer*).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// How often the rate limiters forget clients that went quiet.
 const LIMITS_SWEEP: Duration = Duration::from_secs(60);
@@ -121,7 +127,7 @@ pub async fn run(
         .spawn()
     });
     let activity = chat::activity::RoomActivity::new(channels.publisher.clone());
-    let state = AppState {
+    let state = AppState::new(Shared {
         store: store.clone(),
         channels,
         auth: Auth {
@@ -140,7 +146,7 @@ pub async fn run(
         },
         presence_ttl: config.presence_ttl,
         activity,
-    };
+    });
     // The features: chat, and the dashboard beside it.
     let features = chat::routes(&state.grip).merge(dashboard::routes(&state.grip));
     tracing::info!(addr = %listener.local_addr()?, backend = ?store.backend(), "origin listening");

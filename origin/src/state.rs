@@ -2,6 +2,7 @@
 //! on its own, through Axum's `State<Part>` ([`FromRef`]) or by reference (`&Store`), so that
 //! each says what it uses.
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,10 +17,28 @@ use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
-/// Everything the origin shares between requests. Cloning is cheap; nothing in here is
-/// per-connection state.
+/// Everything the origin shares between requests, behind one `Arc`: Axum clones the state for
+/// each handler and middleware a request passes through, and a clone of the parts themselves
+/// copied keys and validation rules every time (`AppState::clone` stood out in a profile of the
+/// hold answer, docs/BENCHMARKS.md). Nothing in here is per-connection state.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     pub store: Store,
     /// Appending to channels, and publishing what is appended.
     pub channels: Channels,
