@@ -209,8 +209,9 @@ impl ChildGuard {
             signal_group(self.pid, self.stop_signal);
             if !self.wait_timeout(STOP_TIMEOUT) {
                 eprintln!(
-                    "e2e: {} did not stop within {STOP_TIMEOUT:?}; killing it",
-                    self.name
+                    "e2e: {} did not stop within {STOP_TIMEOUT:?}; killing it. Last log lines:\n{}",
+                    self.name,
+                    self.log_tail()
                 );
                 signal_group(self.pid, Signal::SIGKILL);
                 self.wait_timeout(STOP_TIMEOUT);

@@ -131,12 +131,15 @@ impl Default for StackOptions {
 pub struct Stack {
     /// Declared first: stopped before what it forwards to.
     pub edge: Option<Viceroy>,
-    pub pushpin: Pushpin,
     /// The first origin: Pushpin's route sends everything here while it accepts connections.
+    /// The origins stop before Pushpin, as in a deployment: an origin publishes what it still
+    /// has queued on its way down, and with Pushpin gone first it retried until killed (5 s per
+    /// origin process at every teardown).
     pub origin: Origin,
     pub origin_addr: SocketAddr,
     /// The other origins of [`StackOptions::origins`], in the order Pushpin fails over to them.
     pub more_origins: Vec<Origin>,
+    pub pushpin: Pushpin,
     /// The publish endpoint's fault switch, with [`StackOptions::publish_faults`].
     pub publish_faults: Option<FaultyPublish>,
     pub database_url: String,
