@@ -327,6 +327,45 @@ async fn posting_is_validated_and_idempotent(db: Db) -> anyhow::Result<()> {
         "nothing in between was written: seq {}",
         long.message.seq
     );
+
+    // All at once, so that they share group commits (`origin::channel::group`): eight sends of
+    // one `client_id` and eight new posts. Each retry undoes only its own writes.
+    let mut sends = Vec::new();
+    for _ in 0..8 {
+        sends.push(post("once".into(), "k5"));
+    }
+    for i in 0..8 {
+        sends.push(post(format!("new {i}"), &format!("n{i}")));
+    }
+    let mut answers = futures_util::future::join_all(sends).await.into_iter();
+    let mut once = Vec::new();
+    for answer in answers.by_ref().take(8) {
+        let answer = answer?;
+        let status = answer.status();
+        let posted: MessageResponse = answer.json().await?;
+        once.push((status, posted.message));
+    }
+    for new in answers {
+        expect_status(new?, StatusCode::CREATED).await?;
+    }
+    ensure!(
+        once.iter()
+            .filter(|(s, _)| *s == StatusCode::CREATED)
+            .count()
+            == 1
+            && once.iter().all(|(_, m)| *m == once[0].1),
+        "one client_id, one message: {once:?}"
+    );
+    let history = alice.history("lobby").await?;
+    let seqs: Vec<u64> = history.iter().map(|m| m.seq).collect();
+    ensure!(
+        seqs == (1..=11).collect::<Vec<_>>(),
+        "2 before, 1 + 8 now, no gaps: {seqs:?}"
+    );
+    ensure!(
+        history.iter().filter(|m| m.client_id == "k5").count() == 1,
+        "stored once"
+    );
     Ok(())
 }
 

@@ -408,6 +408,12 @@ async fn a_burst_of_concurrent_posts_arrives_once_and_in_order(db: Db) -> anyhow
     for task in tasks {
         task.await??;
     }
+    // Posts that arrived together shared commits (`origin::channel::group`).
+    let commits = stack.origin.counter("chat_append_commits_total").await?;
+    ensure!(
+        commits > 0 && commits < total,
+        "{total} posts from {POSTERS} posters at once took {commits} commits"
+    );
     let mut got = Vec::new();
     while (got.len() as u64) < total {
         match sse.next_message().await {

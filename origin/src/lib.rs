@@ -57,6 +57,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::channel::Channels;
+use crate::channel::group::Groups;
 use crate::channel::heads::{Announcer, Heads};
 use crate::channel::publish::Publisher;
 use crate::config::Config;
@@ -91,6 +92,7 @@ pub async fn run(
     let channels = Channels {
         store: store.clone(),
         locks: Arc::default(),
+        groups: Arc::new(Groups::new(metrics.append_commits.clone())),
         publisher,
     };
     let announcing = Announcer {

@@ -84,6 +84,9 @@ pub struct Metrics {
     pub publish_dropped: Family<DropLabels, Counter>,
     /// Heads published: a quiet channel's position (`heads`).
     pub heads: Counter,
+    /// Group commits of appends (`channel::group`): fewer than the appends when appends to a
+    /// channel arrive together and share a commit.
+    pub append_commits: Counter,
     /// Posts per room since the sampler last looked.
     pub room_posts: Mutex<HashMap<String, u64>>,
     /// Publish latency since the sampler last looked.
@@ -127,6 +130,7 @@ impl Default for Metrics {
         let published_entries = Counter::default();
         let publish_dropped = Family::<DropLabels, Counter>::default();
         let heads = Counter::default();
+        let append_commits = Counter::default();
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register(
             "stream_holds",
@@ -155,6 +159,11 @@ impl Default for Metrics {
             publish_dropped.clone(),
         );
         registry.register("heads", "Heads published", heads.clone());
+        registry.register(
+            "append_commits",
+            "Commits of appends, each shared by the appends to a channel that arrived together",
+            append_commits.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -165,6 +174,7 @@ impl Default for Metrics {
             published_entries,
             publish_dropped,
             heads,
+            append_commits,
             room_posts: Mutex::default(),
             publish_latency: LatencyWindow::default(),
         }

@@ -66,9 +66,13 @@ async fn measure(db: Db, posts: usize) -> anyhow::Result<(Vec<Duration>, f64)> {
         single.push(start.elapsed());
     }
 
+    let commits = || stack.origin.counter("chat_append_commits_total");
+    let commits_before = commits().await?;
     let start = Instant::now();
     post_concurrently(posters, "bench", posts).await?;
     let concurrent = posts as f64 / start.elapsed().as_secs_f64();
+    let shared = posts as f64 / (commits().await? - commits_before).max(1) as f64;
+    println!("  {db:?}: {POSTERS} posters, {shared:.1} posts per commit (group commit)");
 
     let store = stack.store().await?;
     let room = store

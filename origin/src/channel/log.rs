@@ -1,7 +1,8 @@
 //! Appending to a channel: the one path every entry takes, a chat message from an HTTP POST or a
-//! WebSocket `send` as much as a dashboard sample: take the channel's lock, take its next seq,
-//! build the entry and its publish item, store it, then queue the item. Amending an entry (a
-//! chat edit or delete) takes the same path: its amendment is an entry like any other.
+//! WebSocket `send` as much as a dashboard sample: join the channel's group commit (`group`),
+//! take the channel's next seq, build the entry and its publish item, store it; once the group
+//! has committed, its driver queues the item. Amending an entry (a chat edit or delete) takes
+//! the channel's lock and a transaction of its own: its amendment is an entry like any other.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use shared::event::Entry;
 use shared::publish::MAX_ITEM_BYTES;
 use tokio::sync::{Mutex, MutexGuard};
 
+use super::group::Groups;
 use super::heads::ChannelKey;
 use super::publish::{Kind, Publisher, entry_item};
 use crate::error::{ApiError, ApiResult};
@@ -20,13 +22,13 @@ const STRIPES: usize = 64;
 
 /// Per-channel publish order within this process.
 ///
-/// The store hands out seqs (and head links) in order, but two appends to one channel finish in
-/// any order, and the later seq could be queued for publishing first. Holding a channel's lock
-/// from before its seq is taken until its publish is queued makes this process publish each
-/// channel in chain order; `heads` takes the same lock. Appends to a channel serialise on its
-/// database row anyway, so the lock costs nothing extra. Across several origins order is not
-/// guaranteed, and it need not be: the proxy recovers from out-of-order ids through the next
-/// link, only more slowly.
+/// The store hands out seqs (and head links) in order, but two transactions on one channel
+/// finish in any order, and the later seq could be queued for publishing first. Holding a
+/// channel's lock from before its transaction begins until its publishes are queued makes this
+/// process publish each channel in chain order: a group commit's driver holds it (`group`), as
+/// do an amendment and `heads`. Writes to a channel serialise on its database row anyway, so
+/// the lock costs nothing extra. Across several origins order is not guaranteed, and it need
+/// not be: the proxy recovers from out-of-order ids through the next link, only more slowly.
 pub struct ChannelLocks {
     stripes: Box<[Mutex<()>]>,
 }
@@ -62,6 +64,7 @@ pub struct Appended<E> {
 pub struct Channels {
     pub store: Store,
     pub locks: Arc<ChannelLocks>,
+    pub groups: Arc<Groups>,
     pub publisher: Publisher,
 }
 
@@ -75,21 +78,19 @@ impl Channels {
         dedupe: Option<&str>,
         make: impl FnOnce(u64) -> E,
     ) -> ApiResult<Appended<E>> {
-        let _order = self.locks.lock(channel.id).await;
-        let stored = self
-            .store
-            .append(channel.id, dedupe, |slot| {
-                let entry = make(slot.seq);
-                let item = publish_item(channel, &entry, slot)?;
-                Ok((entry, item))
-            })
-            .await?;
-        let (entry, item) = match stored {
-            Stored::New { entry, with } => (entry, with),
-            Stored::Existing(entry) => return Ok(Appended { entry, new: false }),
+        let mut member = self.join_group(channel).await?;
+        let stored = Store::append_in(member.tx(), channel.id, dedupe, |slot| {
+            let entry = make(slot.seq);
+            let item = publish_item(channel, &entry, slot)?;
+            Ok((entry, item))
+        })
+        .await?;
+        let (appended, item) = match stored {
+            Stored::New { entry, with } => (Appended { entry, new: true }, Some(with)),
+            Stored::Existing(entry) => (Appended { entry, new: false }, None),
         };
-        self.queue(channel, item);
-        Ok(Appended { entry, new: true })
+        member.commit(item).await?;
+        Ok(appended)
     }
 
     /// Amends entry `target`: `make` gets it as stored now and returns its new state, or
@@ -122,7 +123,7 @@ impl Channels {
 
     /// Queues a stored entry's publish item; the publisher tells `heads` when it went out, and
     /// the channel's head follows once it goes quiet.
-    fn queue(&self, channel: &Channel, item: String) {
+    pub(super) fn queue(&self, channel: &Channel, item: String) {
         let key = ChannelKey {
             id: channel.id,
             name: channel.name.clone(),

@@ -7,7 +7,8 @@
 //! (`crate::dashboard`). A kind of channel plugs in by implementing [`Feed`]: which channel a
 //! key names and who may follow it, and what its WebSocket clients may send besides `resume`.
 //!
-//! - [`log`]: append (lock, seq, store, publish, in that order).
+//! - [`log`]: append (seq, store, publish, in that order); [`group`]: the group commit that
+//!   appends arriving together share.
 //! - [`history`]: pages of entries for clients that scroll back.
 //! - [`publish`]: the batching, retrying publisher, and the items it sends.
 //! - [`heads`]: a quiet channel's position, so no subscriber keeps a stale tail.
@@ -15,6 +16,7 @@
 //!   generic over the [`Feed`].
 //! - [`replay`]: cursors (`Last-Event-ID`, `Grip-Last`) and what a subscriber missed.
 
+pub mod group;
 pub mod heads;
 pub mod history;
 pub mod log;

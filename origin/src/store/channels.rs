@@ -6,7 +6,7 @@
 use shared::event::Entry;
 use shared::publish::ChainId;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Acquire, Any, AnyConnection, Row, Transaction};
 
 use super::search::search_text;
 use super::{Store, StoreError, now_millis};
@@ -130,29 +130,48 @@ impl Store {
         Ok(row.as_ref().map(channel_from_row).transpose()?)
     }
 
-    /// Appends one entry to the channel: takes its next seq, lets `make` build the entry for
-    /// that slot (and whatever else the caller needs built with it, such as its publish item),
-    /// and stores it, all in one transaction. `make` may refuse (nothing is written then).
-    /// When `dedupe` names an entry appended before, that one is answered instead.
-    ///
-    /// Why seq has no gaps: the transaction's first statement bumps `channels.last_seq`, which
-    /// locks the channel's row (Postgres) or takes the write lock (SQLite) until commit, so
-    /// appends to one channel take turns, and one that rolls back gives its seq back. The same
-    /// statement reads the chain tail before the new entry (the heads announced since the
-    /// previous one).
+    /// Appends one entry to the channel in a transaction of its own: see [`Store::append_in`].
     pub async fn append<E: Entry, X>(
         &self,
         channel_id: i64,
         dedupe: Option<&str>,
         make: impl FnOnce(&Slot) -> Result<(E, X), StoreError>,
     ) -> Result<Stored<E, X>, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let slot = Self::next_slot(&mut tx, channel_id).await?;
+        let mut tx = self.begin_writes().await?;
+        let stored = Self::append_in(&mut tx, channel_id, dedupe, make).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// A transaction for [`Store::append_in`] (the origin's group commit shares one among the
+    /// appends to a channel that arrive together, `channel::group`).
+    pub async fn begin_writes(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(self.writer.begin().await?)
+    }
+
+    /// Appends one entry to the channel inside `tx`: takes its next seq, lets `make` build the
+    /// entry for that slot (and whatever else the caller needs built with it, such as its
+    /// publish item), and stores it. `make` may refuse. When `dedupe` names an entry appended
+    /// before, that one is answered instead. A refusal or a retry undoes only its own writes
+    /// (a savepoint): `tx` may hold other appends.
+    ///
+    /// Why seq has no gaps: the first statement bumps `channels.last_seq`, which locks the
+    /// channel's row (Postgres) or takes the write lock (SQLite) until commit, so appends to one
+    /// channel take turns, and one that is undone gives its seq back. The same statement reads
+    /// the chain tail before the new entry (the heads announced since the previous one).
+    pub async fn append_in<E: Entry, X>(
+        tx: &mut Transaction<'static, Any>,
+        channel_id: i64,
+        dedupe: Option<&str>,
+        make: impl FnOnce(&Slot) -> Result<(E, X), StoreError>,
+    ) -> Result<Stored<E, X>, StoreError> {
+        let mut own = tx.begin().await?;
+        let slot = Self::next_slot(&mut own, channel_id).await?;
         let seq = slot.seq as i64;
         let (entry, with) = match make(&slot) {
             Ok(made) => made,
             Err(refused) => {
-                tx.rollback().await?;
+                own.rollback().await?;
                 return Err(refused);
             }
         };
@@ -166,17 +185,26 @@ impl Store {
         .bind(&payload)
         .bind(dedupe)
         .bind(search_text(&entry))
-        .execute(&mut *tx)
+        .execute(&mut *own)
         .await?;
         if inserted.rows_affected() == 1 {
-            tx.commit().await?;
+            own.commit().await?;
             return Ok(Stored::New { entry, with });
         }
-        // A retry: give the seq back, and answer with the first entry.
-        tx.rollback().await?;
+        // A retry: give the seq back, and answer with the first entry, read in `tx` (it may be
+        // in the same group, not yet committed).
+        own.rollback().await?;
         let key = dedupe.ok_or(StoreError::Conflict)?;
-        self.entry_by_dedupe(channel_id, key)
-            .await?
+        let first =
+            sqlx::query("SELECT payload FROM entries WHERE channel_id = $1 AND dedupe = $2")
+                .bind(channel_id)
+                .bind(key)
+                .fetch_optional(&mut **tx)
+                .await?;
+        first
+            .as_ref()
+            .map(entry_from_row)
+            .transpose()?
             .map(Stored::Existing)
             .ok_or(StoreError::Conflict)
     }
@@ -244,17 +272,14 @@ impl Store {
     /// until commit, so appends to one channel take turns, and one that rolls back gives its seq
     /// back. The same statement reads the chain tail before the new entry (the heads announced
     /// since the previous one).
-    async fn next_slot(
-        tx: &mut Transaction<'static, Any>,
-        channel_id: i64,
-    ) -> Result<Slot, StoreError> {
+    async fn next_slot(conn: &mut AnyConnection, channel_id: i64) -> Result<Slot, StoreError> {
         let bumped = sqlx::query(
             "UPDATE channels SET last_seq = last_seq + 1, last_at = $2 WHERE id = $1 \
              RETURNING last_seq, head_seq, heads",
         )
         .bind(channel_id)
         .bind(now_millis())
-        .fetch_one(&mut **tx)
+        .fetch_one(conn)
         .await?;
         let seq: i64 = bumped.try_get("last_seq")?;
         let head_seq: i64 = bumped.try_get("head_seq")?;
@@ -267,19 +292,6 @@ impl Store {
                 heads: if head_seq == seq - 1 { heads as u32 } else { 0 },
             },
         })
-    }
-
-    pub async fn entry_by_dedupe<E: Entry>(
-        &self,
-        channel_id: i64,
-        dedupe: &str,
-    ) -> Result<Option<E>, StoreError> {
-        let row = sqlx::query("SELECT payload FROM entries WHERE channel_id = $1 AND dedupe = $2")
-            .bind(channel_id)
-            .bind(dedupe)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(entry_from_row).transpose()?)
     }
 
     /// Up to `limit` entries with seq > `after`, oldest first: what a reconnecting subscriber
