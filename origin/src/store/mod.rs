@@ -122,7 +122,9 @@ impl Store {
                         // published. WAL's usual NORMAL survives a crash of the process but not
                         // of the machine: a power cut could roll back a message subscribers had
                         // already seen, and its seq would go to another message, which clients
-                        // past it then skip. FULL costs one fsync per post (docs/BENCHMARKS.md).
+                        // past it then skip. FULL costs one fsync per commit, shared by the
+                        // posts to a room that arrive together (`channel::group`,
+                        // docs/BENCHMARKS.md).
                         conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL")
                             .await?;
                     }
