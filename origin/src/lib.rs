@@ -66,7 +66,9 @@ use crate::store::Store;
 
 /// mimalloc, for every program the origin runs in (its binaries, and the tests and benches that
 /// run it in process). Profiled under a storm of hold answers, glibc's malloc and free were a
-/// fifth of the CPU time (docs/BENCHMARKS.md, *The hold answer*).
+/// fifth of the CPU time (docs/BENCHMARKS.md, *The hold answer*). Not in the origin's own unit
+/// tests: they link a second copy of the origin (through `e2e`), which brings it.
+#[cfg(not(test))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -29,6 +29,12 @@ use crate::store::Channel;
 
 type Tx = Transaction<'static, Any>;
 
+/// Most members of one group. Members that keep arriving while others write would keep a
+/// group open, and its members waiting, for as long as they come; at this many the next
+/// arrival opens the channel's next group instead. Each member writes for about 0.1 ms, so a
+/// full group is open for a few tens of milliseconds.
+const MAX_MEMBERS: usize = 256;
+
 /// The open group of each channel that has one.
 pub struct Groups {
     open: Mutex<HashMap<i64, Arc<Group>>>,
@@ -49,6 +55,8 @@ struct Group {
     /// The shared transaction. The driver holds the lock until it has begun, so members queue
     /// for it in arrival order; `None` if it could not begin.
     tx: Arc<tokio::sync::Mutex<Option<Tx>>>,
+    /// Members that joined, in all; only changed under the `open` lock.
+    joined: AtomicUsize,
     /// Members that joined and have not finished writing.
     writing: AtomicUsize,
     /// Told when `writing` falls to 0.
@@ -113,10 +121,13 @@ impl Channels {
         Ok(Member { tx, writing })
     }
 
-    /// Joins the channel's open group, or opens one and starts its driver.
+    /// Joins the channel's open group, or opens one (the first, or the next once the open one
+    /// is full) and starts its driver.
     fn join(&self, channel: &Channel) -> Writing {
         let mut open = self.groups.open.lock().expect("groups lock");
-        if let Some(group) = open.get(&channel.id) {
+        if let Some(group) = open.get(&channel.id)
+            && group.joined.fetch_add(1, Ordering::SeqCst) < MAX_MEMBERS
+        {
             group.writing.fetch_add(1, Ordering::SeqCst);
             return Writing(group.clone());
         }
@@ -124,6 +135,7 @@ impl Channels {
         let beginning = tx.clone().try_lock_owned().expect("a new lock is free");
         let group = Arc::new(Group {
             tx,
+            joined: AtomicUsize::new(1),
             writing: AtomicUsize::new(1),
             written: Notify::new(),
             items: Mutex::default(),
@@ -174,17 +186,94 @@ impl Channels {
     }
 
     /// Closes the group to new members if every member has written: true if it did. Joining
-    /// takes the same lock, so no member can join between the count and the close.
-    fn close_if_written(&self, channel_id: i64, group: &Group) -> bool {
+    /// takes the same lock, so no member can join between the count and the close. A full
+    /// group has already been replaced by the channel's next one, which stays open.
+    fn close_if_written(&self, channel_id: i64, group: &Arc<Group>) -> bool {
         let mut open = self.groups.open.lock().expect("groups lock");
         if group.writing.load(Ordering::SeqCst) > 0 {
             return false;
         }
-        open.remove(&channel_id);
+        if open.get(&channel_id).is_some_and(|g| Arc::ptr_eq(g, group)) {
+            open.remove(&channel_id);
+        }
         true
     }
 }
 
 fn internal(why: &str) -> ApiError {
     ApiError::Internal(anyhow::anyhow!("{why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use e2e::{Db, TestDatabase};
+    use shared::chat::Message;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::channel::heads::Heads;
+    use crate::channel::publish::Publisher;
+    use crate::config::GripConfig;
+    use crate::metrics::Metrics;
+    use crate::store::Store;
+
+    e2e::on_both_databases!(a_flood_of_appends_fills_groups_in_turn_and_loses_none);
+
+    /// Three full groups' worth of appends to one channel, all at once: each is stored once,
+    /// with gapless seqs, in fewer commits than appends but no fewer than full groups allow.
+    async fn a_flood_of_appends_fills_groups_in_turn_and_loses_none(db: Db) -> anyhow::Result<()> {
+        let database = TestDatabase::create(db).await?;
+        let store = Store::connect(&database.url).await?;
+        let channel = store.ensure_channel("room-flood").await?;
+        // Nobody listens there: publishing fails, which appending does not wait for.
+        let grip = GripConfig::parse("http://127.0.0.1:9/", Some("key"), Some("iss"))?;
+        let metrics = Arc::new(Metrics::default());
+        let (publisher, _publishing) = Publisher::spawn(&grip, metrics.clone(), Heads::channel().0);
+        let channels = Channels {
+            store: store.clone(),
+            locks: Arc::default(),
+            groups: Arc::new(Groups::new(metrics.append_commits.clone())),
+            publisher,
+        };
+        const APPENDS: usize = 3 * MAX_MEMBERS;
+        let appends: Vec<_> = (0..APPENDS)
+            .map(|i| {
+                let (channels, channel) = (channels.clone(), channel.clone());
+                tokio::spawn(async move {
+                    let dedupe = format!("k{i}");
+                    let appended = channels
+                        .append(&channel, Some(&dedupe), |seq| Message {
+                            room: "flood".into(),
+                            seq,
+                            id: Uuid::new_v4(),
+                            author: "ana".into(),
+                            body: format!("m{i}"),
+                            sent_at: time::OffsetDateTime::now_utc(),
+                            client_id: dedupe.clone(),
+                            edited_at: None,
+                            deleted: false,
+                            amends: None,
+                        })
+                        .await?;
+                    anyhow::Ok(appended.entry.seq)
+                })
+            })
+            .collect();
+        let mut seqs = Vec::new();
+        for append in appends {
+            seqs.push(append.await??);
+        }
+        seqs.sort_unstable();
+        anyhow::ensure!(
+            seqs == (1..=APPENDS as u64).collect::<Vec<_>>(),
+            "seqs {seqs:?}"
+        );
+        anyhow::ensure!(store.last_seq(channel.id).await? == APPENDS as u64);
+        let commits = metrics.append_commits.get();
+        anyhow::ensure!(
+            (3..APPENDS as u64).contains(&commits),
+            "{APPENDS} appends took {commits} commits"
+        );
+        Ok(())
+    }
 }
