@@ -111,9 +111,12 @@ async fn a_slow_sse_reader_gets_the_tail_of_a_burst(db: Db) -> anyhow::Result<()
             let recoveries = stack
                 .origin_counter("chat_stream_recoveries_total{transport=\"Sse\"}")
                 .await?;
+            let kept = std::env::temp_dir().join(format!("tails-sse-{}.log", std::process::id()));
+            std::fs::copy(stack.pushpin.log_path(), &kept)?;
             return Err(err.context(format!(
                 "publishing ended {published:?} after the burst; heads published: {heads}, \
-                 next-link recoveries: {recoveries}"
+                 next-link recoveries: {recoveries}; Pushpin's log: {}",
+                kept.display()
             )));
         }
     };
