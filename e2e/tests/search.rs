@@ -13,6 +13,7 @@ use serde_json::Value;
 
 on_both_databases!(
     search_pages_through_a_room_and_keeps_private_rooms_private,
+    a_search_reaches_back_through_a_long_room,
     bad_searches_are_refused,
 );
 
@@ -36,6 +37,34 @@ async fn every_result(client: &Client, slug: &str, q: &str) -> anyhow::Result<Ve
             None => return Ok(seqs),
         }
     }
+}
+
+/// A room longer than the part Postgres searches by walking it (`origin::store::search`):
+/// matches on both sides of that line, a miss, and a word in every message answer the same on
+/// both databases.
+async fn a_search_reaches_back_through_a_long_room(db: Db) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let ann = Client::signed_up(stack.pushpin.client_url(), "ann").await?;
+    ann.create_room("long", false).await?;
+    // Messages `seeded message N wK`, K = N mod 1000.
+    e2e::seed::messages(&stack.database_url, "long", 6_000).await?;
+    let found = every_result(&ann, "long", "w123").await?;
+    ensure!(
+        found == [5123, 4123, 3123, 2123, 1123, 123],
+        "found {found:?}"
+    );
+    let older = ann.search("long", "w123", Some(2123)).await?;
+    let older: Vec<u64> = older.messages.iter().map(|m| m.seq).collect();
+    ensure!(older == [1123, 123], "before 2123: {older:?}");
+    let missed = every_result(&ann, "long", "zebra").await?;
+    ensure!(missed.is_empty(), "zebra: {missed:?}");
+    let everywhere = ann.search("long", "seeded", None).await?;
+    let everywhere: Vec<u64> = everywhere.messages.iter().map(|m| m.seq).collect();
+    ensure!(
+        everywhere == (5981..=6000).rev().collect::<Vec<_>>(),
+        "the newest page: {everywhere:?}"
+    );
+    Ok(())
 }
 
 async fn search_pages_through_a_room_and_keeps_private_rooms_private(db: Db) -> anyhow::Result<()> {
