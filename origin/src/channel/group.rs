@@ -161,7 +161,8 @@ impl Channels {
         match self.store.begin_writes().await {
             Ok(tx) => *beginning = Some(tx),
             Err(err) => {
-                tracing::error!(channel = %channel.name, error = %err, "could not begin a group of appends")
+                let channel = &channel.name;
+                tracing::error!(%channel, error = %err, "could not begin a group of appends");
             }
         }
         drop(beginning);
