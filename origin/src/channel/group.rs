@@ -158,7 +158,7 @@ impl Channels {
         mut beginning: OwnedMutexGuard<Option<Tx>>,
     ) {
         let _order = self.locks.lock(channel.id).await;
-        match self.store.begin_writes().await {
+        match self.store.begin_read_write().await {
             Ok(tx) => *beginning = Some(tx),
             Err(err) => {
                 let channel = &channel.name;

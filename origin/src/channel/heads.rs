@@ -19,8 +19,8 @@
 //! channel's last publish on a [`SCHEDULE`], counted from when the proxy took the entry (not
 //! from when it was stored: under load publishing lags, and heads queued behind a burst would
 //! reach its slow readers while they are still backed up); one that could not be published
-//! (the proxy is down) is retried until one goes out. The chain tail lives in the database (`channels.heads`), so every
-//! origin's appends and holds agree on it.
+//! (the proxy is down) is retried until one goes out. The chain tail lives in the database
+//! (`channels.heads`), so every origin's appends and holds agree on it.
 
 use std::collections::HashMap;
 use std::sync::Arc;

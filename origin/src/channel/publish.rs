@@ -5,10 +5,10 @@
 //! or fails the post that produced it. Every entry the proxy took is reported to
 //! [`super::heads`], whose schedule of heads starts from there. What the publisher cannot
 //! deliver (its queue is full, the publish API refused the item, or kept failing until the
-//! publisher gave up) is counted and
-//! reported to [`super::heads`], which announces the channel's position once publishing works
-//! again: every subscriber that missed something then fetches it from the database (the proxy
-//! through the stream's next link, WebSocket clients by `resume`).
+//! publisher gave up) is counted and reported to [`super::heads`], which announces the
+//! channel's position once publishing works again: every subscriber that missed something then
+//! fetches it from the database (the proxy through the stream's next link, WebSocket clients by
+//! `resume`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -258,25 +258,21 @@ struct Report {
 impl Report {
     fn sent(&self, batch: &[Queued]) {
         self.metrics.published.inc_by(batch.len() as u64);
-        let entries = batch
-            .iter()
-            .filter(|queued| matches!(queued.kind, Kind::Entry(_)))
-            .count();
-        self.metrics.published_entries.inc_by(entries as u64);
+        let mut entries = 0;
+        // One event per channel, not per entry: a burst's batch is mostly one room.
+        let mut channels: Vec<&ChannelKey> = Vec::new();
         for queued in batch {
             self.metrics
                 .publish_latency
                 .record(queued.queued_at.elapsed());
-        }
-        // One event per channel, not per entry: a burst's batch is mostly one room.
-        let mut channels: Vec<&ChannelKey> = Vec::new();
-        for queued in batch {
-            if let Kind::Entry(channel) = &queued.kind
-                && !channels.contains(&channel)
-            {
-                channels.push(channel);
+            if let Kind::Entry(channel) = &queued.kind {
+                entries += 1;
+                if !channels.contains(&channel) {
+                    channels.push(channel);
+                }
             }
         }
+        self.metrics.published_entries.inc_by(entries);
         for channel in channels {
             self.heads.published(channel.clone());
         }

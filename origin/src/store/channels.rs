@@ -137,23 +137,19 @@ impl Store {
         dedupe: Option<&str>,
         make: impl FnOnce(&Slot) -> Result<(E, X), StoreError>,
     ) -> Result<Stored<E, X>, StoreError> {
-        let mut tx = self.begin_writes().await?;
+        let mut tx = self.begin_read_write().await?;
         let stored = Self::append_in(&mut tx, channel_id, dedupe, make).await?;
         tx.commit().await?;
         Ok(stored)
     }
 
-    /// A transaction for [`Store::append_in`] (the origin's group commit shares one among the
-    /// appends to a channel that arrive together, `channel::group`).
-    pub async fn begin_writes(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        Ok(self.writer.begin().await?)
-    }
-
-    /// Appends one entry to the channel inside `tx`: takes its next seq, lets `make` build the
-    /// entry for that slot (and whatever else the caller needs built with it, such as its
-    /// publish item), and stores it. `make` may refuse. When `dedupe` names an entry appended
-    /// before, that one is answered instead. A refusal or a retry undoes only its own writes
-    /// (a savepoint): `tx` may hold other appends.
+    /// Appends one entry to the channel inside `tx` (from `Store::begin_read_write`; the
+    /// origin's group commit shares one among the appends to a channel that arrive together,
+    /// `channel::group`): takes its next seq, lets `make` build the entry for that slot (and
+    /// whatever else the caller needs built with it, such as its publish item), and stores it.
+    /// `make` may refuse. When `dedupe` names an entry appended before, that one is answered
+    /// instead. A refusal or a retry undoes only its own writes (a savepoint): `tx` may hold
+    /// other appends.
     ///
     /// Why seq has no gaps: the first statement bumps `channels.last_seq`, which locks the
     /// channel's row (Postgres) or takes the write lock (SQLite) until commit, so appends to one
