@@ -361,9 +361,8 @@ async fn next_link_capabilities_open_one_stream_only(db: Db) -> anyhow::Result<(
         .header("grip-sig", &sig)
         .send()
         .await?;
-    let link = expect_status(hold, StatusCode::OK).await?.headers()["grip-link"]
-        .to_str()?
-        .to_owned();
+    let hold = expect_status(hold, StatusCode::OK).await?;
+    let link = hold.headers()["grip-link"].to_str()?.to_owned();
     let path = link
         .split_once('<')
         .and_then(|(_, rest)| rest.split_once('>'))
@@ -374,43 +373,74 @@ async fn next_link_capabilities_open_one_stream_only(db: Db) -> anyhow::Result<(
         path.starts_with("/api/rooms/lobby/events/") && path.ends_with("?after=3"),
         "{path}"
     );
-    let fetch = |path: String, extra: Option<(&'static str, String)>| {
+    // And the session channel's `prev-id`, the session's mark, which Pushpin sends back.
+    let channels = hold.headers()["grip-channel"].to_str()?.to_owned();
+    let session = channels
+        .split(',')
+        .map(str::trim)
+        .find(|c| c.starts_with("session-"))
+        .context("a session channel")?;
+    let (session_channel, mark) = session
+        .split_once("; prev-id=")
+        .context("the session channel has a prev-id")?;
+    let whose = format!("{session_channel}; last-id={mark}");
+    let fetch = |path: String, extra: Vec<(&'static str, String)>| {
         let mut request = stack
             .direct_client()
             .request(Method::GET, &path)
             .header("grip-sig", &sig);
-        if let Some((name, value)) = extra {
+        for (name, value) in extra {
             request = request.header(name, value);
         }
         request.send()
     };
+    let as_fanout = || vec![("grip-last", whose.clone())];
     // As Fanout uses it: it holds the stream again.
-    let fine = fetch(path.clone(), None).await?;
+    let fine = fetch(path.clone(), as_fanout()).await?;
     ensure!(
         expect_status(fine, StatusCode::OK)
             .await?
             .headers()
             .contains_key("grip-hold")
     );
+    let other_session = format!("session-{}; last-id={mark}", uuid::Uuid::new_v4());
     let refused = [
         // The room's whole history.
-        (path.replace("after=3", "after=0"), None),
+        (path.replace("after=3", "after=0"), as_fanout()),
         // Another kind of stream.
-        (path.replace("/events/", "/poll/"), None),
+        (path.replace("/events/", "/poll/"), as_fanout()),
         // From a client, with a session, or through the edge: it was copied from somewhere.
         (
             path.clone(),
-            Some((
-                "authorization",
-                format!("Bearer {}", alice.token().unwrap()),
-            )),
+            [
+                as_fanout(),
+                vec![(
+                    "authorization",
+                    format!("Bearer {}", alice.token().unwrap()),
+                )],
+            ]
+            .concat(),
         ),
-        (path.clone(), Some(("x-via-edge", "1".to_owned()))),
+        (
+            path.clone(),
+            [as_fanout(), vec![("x-via-edge", "1".to_owned())]].concat(),
+        ),
         // A position before its own.
         (
             path.clone(),
-            Some(("grip-last", "room-lobby; last-id=1".to_owned())),
+            [
+                as_fanout(),
+                vec![("grip-last", "room-lobby; last-id=1".to_owned())],
+            ]
+            .concat(),
         ),
+        // No session, a forged mark, or the mark given to another session.
+        (path.clone(), vec![]),
+        (
+            path.clone(),
+            vec![("grip-last", format!("{session_channel}; last-id=forged"))],
+        ),
+        (path.clone(), vec![("grip-last", other_session)]),
     ];
     for (path, extra) in refused {
         let shown = format!("{path} {extra:?}");
@@ -426,7 +456,7 @@ async fn next_link_capabilities_open_one_stream_only(db: Db) -> anyhow::Result<(
         .send()
         .await?;
     expect_status(logout, StatusCode::NO_CONTENT).await?;
-    let ended = fetch(path, None).await?;
+    let ended = fetch(path, as_fanout()).await?;
     let ended = expect_status(ended, StatusCode::OK).await?;
     ensure!(!ended.headers().contains_key("grip-hold"));
     ensure!(ended.text().await?.starts_with("event: error"));

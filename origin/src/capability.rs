@@ -1,20 +1,25 @@
 //! Next-link capabilities: the origin-signed token in a `Grip-Link` URL that lets the proxy fetch
-//! one stream's missed messages on its own.
+//! a stream's missed messages on its own, and the session mark that says whose stream it is.
 //!
 //! When Fanout detects a gap (or refreshes a stream), it fetches the stream's next link
-//! *directly from the origin*, without the user's cookie. The link therefore carries its own
-//! authority, signed with a key derived from `SESSION_SECRET`, and as little of it as possible:
-//! - one channel, one transport (`sse` or `poll`) and one position (`after`): it cannot open
-//!   the channel's whole history, another channel, or another kind of stream;
-//! - the session it was issued in, and its user: each refresh checks that the session is live and
-//!   that the user may still follow the channel, and ends the stream otherwise;
-//! - an expiry no later than the session's, so a link cannot outlive it by renewing itself.
+//! *directly from the origin*, without the user's cookie. So the fetch must prove two things:
+//! - **what** it may read: the link carries a capability signed with a key derived from
+//!   `SESSION_SECRET` for one channel, one transport (`sse` or `poll`) and one position
+//!   (`after`), so it cannot open the channel's whole history, another channel, or another kind
+//!   of stream. It names no user, and it expires on a ten-minute grid: every stream of a room at
+//!   one position gets the *same* link, which Pushpin needs to refresh streams in groups (its
+//!   refreshes run at 10 a second, up to 100 streams each when their next links are equal; one
+//!   link per session made a crowd of new streams wait minutes: docs/BENCHMARKS.md, *Fan-out*).
+//! - **whose** stream it is: every stream joins its session's channel with a `prev-id` that is
+//!   a mark only the origin can make (an HMAC of the session id), and Pushpin sends each
+//!   channel's `prev-id` back in `Grip-Last` on every fetch. The origin checks the mark, that
+//!   the session is live and that its user may still follow the channel, and ends the stream
+//!   otherwise.
 //!
-//! The capability is the link's last path segment (`…/events/{cap}?after=N`), never a query
-//! parameter: Pushpin shares one origin request among fetches with the same path and `Grip-Last`
-//! whatever the query, so a capability in the query would let one session's answer reach
-//! another's stream (`channel::stream::StreamPath`). The price: each stream's recovery is its
-//! own origin request.
+//! The session's `Grip-Last` also keeps answers apart: Pushpin shares one origin request among
+//! fetches under way with the same path and the same `Grip-Last` headers, whatever the query
+//! (`auto-share`), so with only the room's `Grip-Last` two members' fetches could share one
+//! answer (`e2e/tests/security.rs::streams_recovering_together_keep_their_own_session`).
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -22,10 +27,13 @@ use uuid::Uuid;
 
 use crate::auth::unix_now;
 
-/// Links live at most this long; Fanout refreshes them every next-link timeout (minutes), and
-/// each refresh issues a new one.
-const LIFETIME_SECS: u64 = 1200;
+/// Links expire on a grid of this many seconds, between one and two steps ahead: links issued
+/// within one step are equal (and so shared); Fanout refreshes each stream every next-link
+/// timeout (minutes), and each refresh issues a new one.
+const EXPIRY_STEP_SECS: u64 = 600;
 const AUDIENCE: &str = "next-link";
+/// What a session mark signs, before the session id: nothing else the key signs starts so.
+const MARK_PREFIX: &str = "session-mark:";
 
 /// What a capability allows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,10 +44,11 @@ pub struct Capability {
     pub path: String,
     /// The position the link continues from.
     pub after: u64,
-    /// The user and the session the stream was opened in, and when that session expires.
-    pub sub: Uuid,
-    pub sid: Uuid,
-    pub session_expires: u64,
+    /// The session, on the links between the pages of a stream's first replay: those fetches
+    /// come before the stream holds, so before it has a session channel whose `Grip-Last` could
+    /// say whose it is. Such a link is one session's own; a held stream's names nobody.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -72,15 +81,37 @@ impl Capabilities {
         }
     }
 
-    /// A capability for `capability`, expiring with its session or sooner.
+    /// A capability for `capability`, the same for every call within one expiry step.
     pub fn issue(&self, capability: Capability) -> String {
         let claims = Claims {
-            exp: capability.session_expires.min(unix_now() + LIFETIME_SECS),
+            exp: (unix_now() / EXPIRY_STEP_SECS + 2) * EXPIRY_STEP_SECS,
             capability,
             aud: AUDIENCE.to_owned(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing does not fail")
+    }
+
+    /// The `prev-id` a stream of session `sid` gives its session channel: proof, when Pushpin
+    /// sends it back in `Grip-Last`, that the origin put the stream in that session.
+    pub fn session_mark(&self, sid: &Uuid) -> String {
+        jsonwebtoken::crypto::sign(
+            format!("{MARK_PREFIX}{sid}").as_bytes(),
+            &self.encoding,
+            Algorithm::HS256,
+        )
+        .expect("HS256 signing does not fail")
+    }
+
+    /// Whether `mark` is [`Capabilities::session_mark`] of `sid`.
+    pub fn check_session_mark(&self, sid: &Uuid, mark: &str) -> bool {
+        jsonwebtoken::crypto::verify(
+            mark,
+            format!("{MARK_PREFIX}{sid}").as_bytes(),
+            &self.decoding,
+            Algorithm::HS256,
+        )
+        .unwrap_or(false)
     }
 
     /// What a valid, unexpired `token` allows, if it is for `channel` over `path`.
@@ -97,20 +128,20 @@ impl Capabilities {
 mod tests {
     use super::*;
 
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
     fn capability(channel: &str, after: u64) -> Capability {
         Capability {
             channel: channel.into(),
             path: "sse".into(),
             after,
-            sub: Uuid::from_u128(1),
-            sid: Uuid::from_u128(2),
-            session_expires: unix_now() + 60,
+            sid: None,
         }
     }
 
     #[test]
     fn a_capability_opens_its_channel_transport_and_position_only() {
-        let caps = Capabilities::new(b"0123456789abcdef0123456789abcdef");
+        let caps = Capabilities::new(SECRET);
         let cap = caps.issue(capability("lobby", 7));
         assert_eq!(
             caps.check(&cap, "lobby", "sse"),
@@ -118,22 +149,45 @@ mod tests {
         );
         assert_eq!(caps.check(&cap, "other", "sse"), None);
         assert_eq!(caps.check(&cap, "lobby", "poll"), None);
+        let page = Capability {
+            sid: Some(Uuid::from_u128(9)),
+            ..capability("lobby", 7)
+        };
+        assert_eq!(
+            caps.check(&caps.issue(page.clone()), "lobby", "sse"),
+            Some(page)
+        );
     }
 
     #[test]
-    fn a_capability_dies_with_its_session() {
-        let caps = Capabilities::new(b"0123456789abcdef0123456789abcdef");
-        let ended = Capability {
-            session_expires: unix_now() - 1,
-            ..capability("lobby", 7)
+    fn streams_at_one_position_share_one_link() {
+        let caps = Capabilities::new(SECRET);
+        assert_eq!(
+            caps.issue(capability("lobby", 7)),
+            caps.issue(capability("lobby", 7))
+        );
+        assert_ne!(
+            caps.issue(capability("lobby", 7)),
+            caps.issue(capability("lobby", 8))
+        );
+    }
+
+    #[test]
+    fn an_expired_capability_is_refused() {
+        let caps = Capabilities::new(SECRET);
+        let claims = Claims {
+            capability: capability("lobby", 7),
+            aud: AUDIENCE.to_owned(),
+            exp: unix_now() - 1,
         };
-        let expired = caps.issue(ended);
+        let expired =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &caps.encoding).unwrap();
         assert_eq!(caps.check(&expired, "lobby", "sse"), None);
     }
 
     #[test]
     fn forged_and_foreign_tokens_are_refused() {
-        let caps = Capabilities::new(b"0123456789abcdef0123456789abcdef");
+        let caps = Capabilities::new(SECRET);
         let other = Capabilities::new(b"another secret of at least 32 bytes!");
         let foreign = other.issue(capability("lobby", 0));
         assert_eq!(caps.check(&foreign, "lobby", "sse"), None);
@@ -143,12 +197,23 @@ mod tests {
             &Header::new(Algorithm::HS256),
             &serde_json::json!({
                 "channel": "lobby", "path": "sse", "after": 0,
-                "sub": Uuid::nil(), "sid": Uuid::nil(), "session_expires": unix_now() + 60,
                 "aud": "next-link", "exp": unix_now() + 60,
             }),
-            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+            &EncodingKey::from_secret(SECRET),
         )
         .unwrap();
         assert_eq!(caps.check(&session, "lobby", "sse"), None);
+    }
+
+    #[test]
+    fn a_session_mark_names_one_session_and_only_this_origin_makes_it() {
+        let caps = Capabilities::new(SECRET);
+        let other = Capabilities::new(b"another secret of at least 32 bytes!");
+        let (ann, bob) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mark = caps.session_mark(&ann);
+        assert!(caps.check_session_mark(&ann, &mark));
+        assert!(!caps.check_session_mark(&bob, &mark));
+        assert!(!caps.check_session_mark(&ann, &other.session_mark(&ann)));
+        assert!(!caps.check_session_mark(&ann, "forged"));
     }
 }

@@ -8,12 +8,19 @@ use shared::chat::member_channel;
 use shared::session::session_channel;
 use uuid::Uuid;
 
+use crate::capability::Capabilities;
 use crate::channel::publish::{Kind, Publisher, closing_items};
 use crate::error::ApiError;
 
-/// Ends every stream opened in session `sid`.
-pub fn end_session_streams(publisher: &Publisher, sid: &Uuid) {
-    end(publisher, &session_channel(sid), &ApiError::SessionEnded);
+/// Ends every stream opened in session `sid`. Streams with next links gave the session
+/// channel the session's mark as its `prev-id` (`capability`), so the closing items carry it
+/// too, or Pushpin would take them for a gap.
+pub fn end_session_streams(publisher: &Publisher, capabilities: &Capabilities, sid: &Uuid) {
+    let mark = capabilities.session_mark(sid);
+    for mut item in closing_items(&session_channel(sid), &ApiError::SessionEnded) {
+        item.prev_id = Some(mark.clone());
+        publisher.publish(Kind::Control, &item);
+    }
 }
 
 /// Ends every stream `user` holds in the private room `slug`.

@@ -123,5 +123,27 @@ pub fn token_from<'a>(
 /// The channel of one session: every stream a signed-in client opens joins it, whatever it
 /// follows, so that signing out (or out everywhere) can end them at once.
 pub fn session_channel(sid: &Uuid) -> String {
-    format!("session-{sid}")
+    format!("{SESSION_CHANNEL_PREFIX}{sid}")
+}
+
+/// The session whose channel `channel` is, if it is one.
+pub fn session_of_channel(channel: &str) -> Option<Uuid> {
+    channel
+        .strip_prefix(SESSION_CHANNEL_PREFIX)
+        .and_then(|sid| Uuid::parse_str(sid).ok())
+}
+
+const SESSION_CHANNEL_PREFIX: &str = "session-";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_channel_names_its_session() {
+        let sid = Uuid::from_u128(7);
+        assert_eq!(session_of_channel(&session_channel(&sid)), Some(sid));
+        assert_eq!(session_of_channel("room-lobby"), None);
+        assert_eq!(session_of_channel("session-not-a-uuid"), None);
+    }
 }

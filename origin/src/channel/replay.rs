@@ -9,6 +9,8 @@ use shared::api::REPLAY_FIRST_VISIT;
 use shared::event::Entry;
 use shared::grip;
 use shared::publish::ChainId;
+use shared::session::session_of_channel;
+use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Channel, Store};
@@ -35,18 +37,24 @@ pub fn parse_cursor(value: &str) -> ApiResult<u64> {
         .map_err(|_| ApiError::BadCursor(value.to_owned()))
 }
 
+/// Every entry of the request's `Grip-Last` headers (Pushpin sends one per channel that has a
+/// `prev-id`).
+fn grip_lasts(headers: &HeaderMap) -> ApiResult<Vec<grip::LastId>> {
+    let mut entries = Vec::new();
+    for value in headers.get_all(grip::LAST) {
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::BadCursor("Grip-Last".into()))?;
+        entries.extend(grip::parse_last(value).map_err(|e| ApiError::BadCursor(e.to_string()))?);
+    }
+    Ok(entries)
+}
+
 /// The seq recorded in a `Grip-Last` header for `channel`: where the proxy's copy of the stream
 /// stopped when it fetches a next link. The header names a chain link (`12` or `12.3`, see
 /// [`ChainId`]); its seq is the last message the stream delivered.
 pub fn grip_last(headers: &HeaderMap, channel: &str) -> ApiResult<Option<u64>> {
-    let Some(value) = headers.get(grip::LAST) else {
-        return Ok(None);
-    };
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::BadCursor("Grip-Last".into()))?;
-    let entries = grip::parse_last(value).map_err(|e| ApiError::BadCursor(e.to_string()))?;
-    entries
+    grip_lasts(headers)?
         .iter()
         .find(|e| e.channel == channel)
         .map(|e| {
@@ -55,6 +63,14 @@ pub fn grip_last(headers: &HeaderMap, channel: &str) -> ApiResult<Option<u64>> {
                 .ok_or_else(|| ApiError::BadCursor(e.last_id.clone()))
         })
         .transpose()
+}
+
+/// The session a next-link fetch is for, and the mark its stream was given: the `Grip-Last`
+/// entry of a session channel (`channel::stream::Access::subscribe`).
+pub fn grip_last_session(headers: &HeaderMap) -> ApiResult<Option<(Uuid, String)>> {
+    Ok(grip_lasts(headers)?
+        .into_iter()
+        .find_map(|e| Some((session_of_channel(&e.channel)?, e.last_id))))
 }
 
 /// The entries a subscriber at `cursor` (`None`: first visit) is owed, at most `page` of them.

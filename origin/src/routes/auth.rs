@@ -96,7 +96,11 @@ pub async fn logout(
 ) -> ApiResult<impl IntoResponse> {
     if let Ok(session) = authenticate(&state, &headers).await {
         state.store.end_session(session.sid).await?;
-        end_session_streams(&state.channels.publisher, &session.sid);
+        end_session_streams(
+            &state.channels.publisher,
+            &state.auth.capabilities,
+            &session.sid,
+        );
     }
     Ok((
         StatusCode::NO_CONTENT,
@@ -111,7 +115,7 @@ pub async fn logout_everywhere(
     jar: CookieJar,
 ) -> ApiResult<impl IntoResponse> {
     for sid in state.store.end_sessions_of(session.user.id).await? {
-        end_session_streams(&state.channels.publisher, &sid);
+        end_session_streams(&state.channels.publisher, &state.auth.capabilities, &sid);
     }
     Ok((
         StatusCode::NO_CONTENT,

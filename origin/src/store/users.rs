@@ -83,6 +83,24 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// The user of session `id`, if the session has not been ended and has not expired
+    /// (`expires_at` is in Unix seconds, like the session token's `exp`).
+    pub async fn live_session(&self, id: Uuid) -> Result<Option<Uuid>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_id FROM sessions WHERE id = $1 AND ended_at IS NULL AND expires_at > $2",
+        )
+        .bind(id.to_string())
+        .bind(now_millis() / 1000)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let user: String = row.try_get("user_id")?;
+            Uuid::parse_str(&user)
+                .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
+        })
+        .transpose()
+    }
+
     /// Ends one session (signing out); ending it twice is not an error.
     pub async fn end_session(&self, id: Uuid) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL")

@@ -73,18 +73,21 @@ pub async fn events<F: Feed>(
     let out = response.headers_mut();
     out.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     out.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let link = || access.next_link::<F>(&state, &path.key, Transport::EventSource, replay.position);
+    let (key, sse) = (&path.key, Transport::EventSource);
     match (replay.complete, recovering) {
         // Caught up: hold the stream, subscribed from the chain link of the last replayed seq.
         (true, _) => {
             state.metrics.hold(Transport::EventSource);
             let mut subscribe = access.subscribe(Some(channel.chain_at(replay.position)));
-            subscribe.next_link = Some(link());
+            subscribe.next_link = Some(access.next_link::<F>(&state, key, sse, replay.position));
             subscribe.stream(out);
         }
         // One page of a new stream's long replay: no hold, so the proxy sends it and fetches
         // the next page at once; it holds when a page comes back complete.
-        (false, false) => next_page(link(), out),
+        (false, false) => next_page(
+            access.next_page_link::<F>(&state, key, sse, replay.position),
+            out,
+        ),
         // A held stream too far behind to recover in one answer. Releasing it into paging
         // would let the proxy flush the publishes it queued meanwhile after the page (repeated,
         // out of order), so the stream ends here instead: the client reconnects and pages.

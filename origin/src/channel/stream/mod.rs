@@ -26,7 +26,7 @@ use shared::session::session_channel;
 use shared::subscription::Transport;
 use uuid::Uuid;
 
-use super::replay::{grip_last, parse_cursor};
+use super::replay::{grip_last, grip_last_session, parse_cursor};
 use super::{Feed, Target};
 use crate::auth::{authenticate, has_credentials};
 use crate::capability::Capability;
@@ -111,22 +111,26 @@ pub struct Access {
     pub target: Target,
     pub user: Uuid,
     pub sid: Uuid,
-    pub session_expires: u64,
+    /// The session's mark (`capability`): the `prev-id` of the session's channel on streams
+    /// with next links, which Pushpin sends back in `Grip-Last`.
+    pub session_mark: String,
     /// Set when the request is the proxy's own fetch of a next link.
     pub link: Option<Capability>,
 }
 
 impl Access {
     /// What makes the stream live at chain link `position` (`None`: no position, a WebSocket):
-    /// the channel itself with `position` as its `prev-id`, its session's channel, its signals'
-    /// channel, and the channels that end it.
+    /// the channel itself with `position` as its `prev-id`, its session's channel (with the
+    /// session's mark as its `prev-id` when there is a position, and so a next link), its
+    /// signals' channel, and the channels that end it.
     pub fn subscribe(&self, position: Option<ChainId>) -> Subscribe {
+        let mark = position.map(|_| self.session_mark.clone());
         let mut channels = vec![
             (
                 self.target.channel.name.clone(),
                 position.map(|p| p.to_string()),
             ),
-            (session_channel(&self.sid), None),
+            (session_channel(&self.sid), mark),
         ];
         channels.extend(self.target.signals.iter().map(|c| (c.clone(), None)));
         channels.extend(self.target.ends_with.iter().map(|c| (c.clone(), None)));
@@ -136,8 +140,8 @@ impl Access {
         }
     }
 
-    /// The next link for this stream at `position`: a `Grip-Link` value whose capability
-    /// allows exactly this channel, transport and position, within this session.
+    /// The next link of a held stream at `position`: a `Grip-Link` value whose capability
+    /// allows exactly this channel, transport and position; the same for every stream there.
     pub fn next_link<F: Feed>(
         &self,
         state: &AppState,
@@ -145,13 +149,34 @@ impl Access {
         transport: Transport,
         position: u64,
     ) -> String {
+        self.link::<F>(state, key, transport, position, None)
+    }
+
+    /// The link to the next page of this stream's first replay: like [`Access::next_link`],
+    /// but this session's own (see [`Capability::sid`]).
+    pub fn next_page_link<F: Feed>(
+        &self,
+        state: &AppState,
+        key: &str,
+        transport: Transport,
+        position: u64,
+    ) -> String {
+        self.link::<F>(state, key, transport, position, Some(self.sid))
+    }
+
+    fn link<F: Feed>(
+        &self,
+        state: &AppState,
+        key: &str,
+        transport: Transport,
+        position: u64,
+        sid: Option<Uuid>,
+    ) -> String {
         let cap = state.auth.capabilities.issue(Capability {
             channel: self.target.channel.name.clone(),
             path: transport.key().to_owned(),
             after: position,
-            sub: self.user,
-            sid: self.sid,
-            session_expires: self.session_expires,
+            sid,
         });
         let path = F::STREAMS.route(transport).to(&[key]);
         shared::grip::link_next(
@@ -162,8 +187,9 @@ impl Access {
 }
 
 /// Who may follow `key` over `transport`: a client by its session and the feed's access rule;
-/// the proxy, fetching a next link, by the link's capability, as long as the session behind it
-/// is live and its user may still follow the channel.
+/// the proxy, fetching a next link, by the link's capability and the session mark its
+/// `Grip-Last` carries, as long as that session is live and its user may still follow the
+/// channel.
 async fn authorize<F: Feed>(
     state: &AppState,
     path: &StreamPath,
@@ -173,6 +199,7 @@ async fn authorize<F: Feed>(
 ) -> ApiResult<Access> {
     let key = &path.key;
     F::validate_key(key)?;
+    let capabilities = &state.auth.capabilities;
     let Some(cap) = &path.cap else {
         let session = authenticate(state, headers).await?;
         let target = F::open(state, key, session.user.id).await?;
@@ -180,7 +207,7 @@ async fn authorize<F: Feed>(
             target,
             user: session.user.id,
             sid: session.sid,
-            session_expires: session.expires,
+            session_mark: capabilities.session_mark(&session.sid),
             link: None,
         });
     };
@@ -189,9 +216,7 @@ async fn authorize<F: Feed>(
     if has_credentials(headers) || headers.contains_key(VIA_EDGE_HEADER) {
         return Err(ApiError::BadCapability);
     }
-    let link = state
-        .auth
-        .capabilities
+    let link = capabilities
         .check(cap, &F::channel(key), transport.key())
         .ok_or(ApiError::BadCapability)?;
     // The link continues from its own position, never from an earlier one.
@@ -200,15 +225,29 @@ async fn authorize<F: Feed>(
     if after != Some(link.after) || last.is_some_and(|last| last < link.after) {
         return Err(ApiError::BadCapability);
     }
-    if !state.store.session_is_live(link.sid, link.sub).await? {
-        return Err(ApiError::SessionEnded);
-    }
-    let target = F::open(state, key, link.sub).await?;
+    // Whose stream: a page link names its session; a held stream's fetch says it in the session
+    // channel's `Grip-Last`, with the mark only this origin makes.
+    let sid = match link.sid {
+        Some(sid) => sid,
+        None => {
+            let (sid, mark) = grip_last_session(headers)?.ok_or(ApiError::BadCapability)?;
+            if !capabilities.check_session_mark(&sid, &mark) {
+                return Err(ApiError::BadCapability);
+            }
+            sid
+        }
+    };
+    let user = state
+        .store
+        .live_session(sid)
+        .await?
+        .ok_or(ApiError::SessionEnded)?;
+    let target = F::open(state, key, user).await?;
     Ok(Access {
         target,
-        user: link.sub,
-        sid: link.sid,
-        session_expires: link.session_expires,
+        user,
+        sid,
+        session_mark: capabilities.session_mark(&sid),
         link: Some(link),
     })
 }

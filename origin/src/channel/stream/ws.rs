@@ -72,7 +72,7 @@ pub async fn ws<F: Feed>(
                     target,
                     user: session.user.id,
                     sid: session.sid,
-                    session_expires: session.expires,
+                    session_mark: state.auth.capabilities.session_mark(&session.sid),
                     link: None,
                 };
                 out.extend(access.subscribe(None).socket());
