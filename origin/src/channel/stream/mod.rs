@@ -59,15 +59,12 @@ pub fn routes<F: Feed>(grip: &GripVerifier) -> Router<AppState> {
         .route_layer(middleware::from_fn_with_state(grip.clone(), require_grip))
 }
 
-/// A next link's path: the stream's own, then its capability.
+/// A next link's path: the stream's own, then its capability (`…/events/{cap}?after=N`).
 ///
-/// Why a path segment and not a query parameter: Pushpin shares one origin request among the
-/// next-link fetches that are under way with the same *path* and the same `Grip-Last` headers,
-/// whatever their query says (`auto-share`, `src/handler/engine.cpp`), and gives every one of
-/// them the answer. With the capability in the query, members of a room at the same position
-/// that recovered at the same moment could get each other's answer: another session's
-/// channels and next link (`e2e/tests/security.rs::streams_recovering_together_keep_their_own_session`).
-/// In the path, each session's link is its own.
+/// Pushpin merges next-link fetches under way with the same path and the same `Grip-Last`
+/// headers into one origin request, whatever their query (`auto-share`): what keeps two
+/// sessions' fetches apart is the session channel's `Grip-Last` (see `capability`), not where
+/// the capability sits. It sits in the path so that a link is one opaque URL per position.
 fn link_template(stream: Route) -> String {
     format!("{}/{{cap}}", stream.template())
 }
