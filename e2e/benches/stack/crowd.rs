@@ -238,24 +238,21 @@ pub type Arrival = (u64, Instant);
 impl Stream {
     /// Reads until the entry `last` has arrived or `stop` completes, recording every entry
     /// (repeats and out-of-order ones included: judging them is the caller's job). A WebSocket
-    /// is driven by a [`Subscription`] as the app drives it: it asks to `resume` on a gap, or
-    /// when a `synced` or `head` says it is behind, since Pushpin has no gap repair for it.
+    /// is driven by `subscription` ([`Stream::subscription`]) as the app drives it: it asks to
+    /// `resume` on a gap, or when a `synced` or `head` says it is behind, since Pushpin has no
+    /// gap repair for it; a stream followed in steps keeps its subscription between them.
     /// Returns what arrived, and why the stream ended if it did before `last` (the bench does
     /// not reconnect: a subscriber cut off is counted as such, and what it missed as lost).
     pub async fn follow(
         &mut self,
+        subscription: &mut Subscription<shared::chat::Message>,
         last: u64,
         stop: impl Future<Output = ()>,
     ) -> (Vec<Arrival>, Option<String>) {
         tokio::pin!(stop);
         let mut arrivals = Vec::new();
-        let mut subscription =
-            Subscription::<shared::chat::Message>::new(Transport::WebSocket, 0, Backoff::APP);
-        // The handshake is done; the opening's replay and `synced` are still to come.
-        subscription.connecting();
-        subscription.opened();
         let mut ticks = tokio::time::interval(TICK);
-        let mut highest = 0;
+        let mut highest = subscription.cursor();
         while highest < last {
             let event = tokio::select! {
                 event = self.next_event() => event,
@@ -283,6 +280,15 @@ impl Stream {
             }
         }
         (arrivals, None)
+    }
+
+    /// What drives a stream just opened: its handshake is done; the opening's replay and
+    /// `synced` are still to come.
+    pub fn subscription() -> Subscription<shared::chat::Message> {
+        let mut subscription = Subscription::new(Transport::WebSocket, 0, Backoff::APP);
+        subscription.connecting();
+        subscription.opened();
+        subscription
     }
 
     /// Reads and drops whatever comes until the stream ends or fails: an idle subscriber.

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 use anyhow::ensure;
 use e2e::client::Client;
 use e2e::{Db, OriginMode, Stack, StackOptions};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::sync::{Semaphore, watch};
 
 use crate::bare::{Bare, Payload};
-use crate::crowd::{self, Arrival, Kind, Target};
+use crate::crowd::{self, Arrival, Kind, Stream, Target};
 
 /// What one subscriber ended with: its transport, what arrived, and why its stream ended early
 /// if it did.
@@ -32,6 +33,9 @@ const OPENING_AT_ONCE: usize = 64;
 /// missing ones count as lost: longer than the room's last head (30 s after the last post),
 /// which repairs a lost tail.
 const PATIENCE: Duration = Duration::from_secs(40);
+
+/// How long the first post may take to reach every subscriber ([`first_post`]).
+const LIVE_PATIENCE: Duration = Duration::from_secs(300);
 
 /// What one run measured.
 pub struct Figures {
@@ -149,10 +153,11 @@ async fn through_stack(n: usize, posts: usize, edge: bool) -> anyhow::Result<Bur
     let tokens = crate::tokens(&stack, "reader", n).await?;
     let target = Target::room(&stack.front_url(), "fanout");
     let (stop, stopped) = watch::channel(false);
-    let crowd = gather(n, &target, Some(tokens), posts as u64, stopped).await?;
+    let (live_tx, live) = tokio::sync::mpsc::unbounded_channel();
+    let crowd = gather(n, &target, Some((tokens, live_tx)), posts as u64, stopped).await?;
     stack.wait_for_holds("Sse", n.div_ceil(2) as u64).await?;
     stack.wait_for_holds("Ws", (n / 2) as u64).await?;
-    settle(&stack).await?;
+    first_post(&owner, n, live).await?;
 
     let pushpin = Tree::new(stack.pushpin.pid().expect("Pushpin runs"));
     let cpu_before = pushpin.cpu();
@@ -165,11 +170,16 @@ async fn through_stack(n: usize, posts: usize, edge: bool) -> anyhow::Result<Bur
         answered.push(start.elapsed());
     }
     ensure!(
-        messages.iter().map(|m| m.seq).eq(1..=posts as u64),
-        "the posts got seqs 1..={posts}"
+        messages.iter().map(|m| m.seq).eq(2..=posts as u64 + 1),
+        "the burst's posts got seqs 2..={}",
+        posts + 1
     );
     let arrivals = collect(crowd, stop).await?;
     let cpu = pushpin.cpu() - cpu_before;
+    // Numbered within the burst, as the subscribers counted them, for the baseline to send.
+    for message in &mut messages {
+        message.seq -= 1;
+    }
     let figures = judge(start, &answered, arrivals, Some(cpu));
     Ok(Burst {
         figures,
@@ -210,13 +220,17 @@ async fn through_bare(n: usize, burst: &Burst) -> anyhow::Result<Figures> {
     Ok(judge(start, &sent, arrivals, None))
 }
 
-/// Opens `n` subscribers (half SSE, half WebSocket; `tokens[i]` as subscriber `i`'s session),
-/// each following until it has entry `last` or `stop` says so; returns once every stream is
-/// open, with the tasks that read them.
+/// Through the stack, each subscriber has a session (`tokens[i]` is subscriber `i`'s), reads
+/// the first post on its own and says so on `live`, then follows the burst after it.
+type Sessions = (Vec<String>, UnboundedSender<()>);
+
+/// Opens `n` subscribers (half SSE, half WebSocket), each following until it has the burst's
+/// `last` entry or `stop` says so; returns once every stream is open, with the tasks that read
+/// them. Arrivals are numbered within the burst (1 is its first post).
 async fn gather(
     n: usize,
     target: &Target,
-    tokens: Option<Vec<String>>,
+    sessions: Option<Sessions>,
     last: u64,
     stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<Followed>>> {
@@ -231,8 +245,9 @@ async fn gather(
             opening.clone(),
             opened_tx.clone(),
         );
-        let token = tokens.as_ref().map(|t| t[i].clone());
-        let mut stopped = stopped.clone();
+        let token = sessions.as_ref().map(|(t, _)| t[i].clone());
+        let live = sessions.as_ref().map(|(_, live)| live.clone());
+        let stopped = stopped.clone();
         tasks.push(tokio::spawn(async move {
             let permit = opening.acquire().await.expect("never closed");
             let kind = crowd::kind_of(i);
@@ -250,10 +265,29 @@ async fn gather(
             let Ok(mut stream) = stream else {
                 return (kind, Vec::new(), Some("never opened".to_owned()));
             };
-            let stop = async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
+            let stop = || {
+                let mut stopped = stopped.clone();
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                }
             };
-            let (arrivals, ended) = stream.follow(last, stop).await;
+            let mut subscription = Stream::subscription();
+            let mut before = 0;
+            if let Some(live) = live {
+                let (first, ended) = stream.follow(&mut subscription, 1, stop()).await;
+                if first.is_empty() {
+                    return (kind, Vec::new(), ended.or(Some("no first post".to_owned())));
+                }
+                let _ = live.send(());
+                before = 1;
+            }
+            let (arrivals, ended) = stream
+                .follow(&mut subscription, before + last, stop())
+                .await;
+            let arrivals = arrivals
+                .into_iter()
+                .map(|(seq, at)| (seq.saturating_sub(before), at))
+                .collect();
             (kind, arrivals, ended)
         }));
     }
@@ -271,6 +305,35 @@ async fn gather(
     Ok(tasks)
 }
 
+/// Posts the room's first message and waits until every subscriber has it, for at most
+/// [`LIVE_PATIENCE`], and says how long that took. Pushpin refreshes each new stream through
+/// its next link a second after the stream's channels are first subscribed (`SUBSCRIBED_DELAY`)
+/// and holds what is published to it until then, so this is how long after a crowd arrived a
+/// post reaches all of it: the refresh backlog. The burst comes after, on live streams.
+async fn first_post(
+    owner: &Client,
+    n: usize,
+    mut live: UnboundedReceiver<()>,
+) -> anyhow::Result<()> {
+    owner.post("fanout", "first").await?;
+    let answered = Instant::now();
+    let mut reached = 0;
+    while reached < n {
+        match tokio::time::timeout_at((answered + LIVE_PATIENCE).into(), live.recv()).await {
+            Ok(Some(())) => reached += 1,
+            Ok(None) | Err(_) => break,
+        }
+    }
+    println!(
+        "  the first post reached {reached} of {n} subscribers within {:.1} s of its answer",
+        answered.elapsed().as_secs_f64()
+    );
+    if reached < n {
+        println!("  (measuring the burst anyway: it then waits behind the refreshes too)");
+    }
+    Ok(())
+}
+
 /// Waits for every subscriber to have the last entry, for at most [`PATIENCE`] after the burst.
 async fn collect(
     crowd: Vec<tokio::task::JoinHandle<Followed>>,
@@ -286,44 +349,6 @@ async fn collect(
     }
     stopper.abort();
     Ok(all)
-}
-
-/// Pushpin fetches the next link of every stream a second after the stream's channels are
-/// first subscribed (its `SUBSCRIBED_DELAY`: here each stream's own session channel), and
-/// there is no event for "all those refreshes are done". So: wait until the origin has counted
-/// no new SSE hold or recovery for longer than that delay, so that the burst does not share the
-/// proxy with them; at most 15 s, and said so: with thousands of streams the refreshes trickle
-/// on (every stream refreshes its next link on a schedule of its own). WebSocket requests are
-/// left out: a WebSocket subscriber whose `synced` is late asks again (a `resume`, one more
-/// request), as the app does, so under load they do not go quiet either.
-pub async fn settle(stack: &Stack) -> anyhow::Result<()> {
-    let quiet_for = Duration::from_millis(1500);
-    let count = async || -> anyhow::Result<u64> {
-        let mut total = 0;
-        for series in [
-            "chat_stream_holds_total{transport=\"Sse\"}",
-            "chat_stream_recoveries_total{transport=\"Sse\"}",
-        ] {
-            total += stack.origin_counter(series).await?;
-        }
-        Ok(total)
-    };
-    let mut last = count().await?;
-    let mut since = Instant::now();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while since.elapsed() < quiet_for {
-        if Instant::now() > deadline {
-            // Measured anyway, and said so: the burst then shares Pushpin with them.
-            println!("  (SSE holds and refreshes still coming after 15 s; measuring anyway)");
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let now = count().await?;
-        if now != last {
-            (last, since) = (now, Instant::now());
-        }
-    }
-    Ok(())
 }
 
 /// The figures of one burst: `sent[i]` is when entry `i + 1` was published (from `start`).
