@@ -2,8 +2,8 @@
 //! Pushpin's client port, as after a deploy or a network blip drops everyone at once. Each
 //! behaves as the app does: on a refusal it backs off (`shared::subscription::Backoff::APP`)
 //! and tries again; it gives up only after [`PATIENCE`]. Measured: how long until all are
-//! subscribed, every refusal by status and body (Pushpin's `debug=true` says why), and how many
-//! gave up. Baseline in the same run: the same clients opening at once on the bare broadcast
+//! subscribed, every refusal by status and body (Pushpin's `debug=true` says why), how many
+//! gave up, and then how long a post takes to reach them all. Baseline in the same run: the same clients opening at once on the bare broadcast
 //! (no proxy, no origin, no database). The storm runs twice on Pushpin: with the app's backoff
 //! as it is, and with the same pauses spread by ±50% (jitter): Pushpin 1.36 refuses what its
 //! internal queues cannot take at once (docs/BENCHMARKS.md, *A storm of subscribers*), so
@@ -22,7 +22,7 @@ use e2e::{Db, Stack};
 use tokio::sync::Barrier;
 
 use crate::bare::Bare;
-use crate::crowd::{self, Kind, Refused, Target};
+use crate::crowd::{self, Kind, Refused, Stream, Target};
 
 /// How long a client keeps trying before it gives up (the app never does; a person would).
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -31,7 +31,8 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<()> {
     for &n in sizes {
         println!("{n} SSE clients at once:");
         let bare = Bare::start(16).await?;
-        let baseline = storm(n, &bare.target(), None, false).await;
+        let mut baseline = storm(n, &bare.target(), None, false).await;
+        baseline.streams.clear();
         drop(bare);
         println!(
             "  bare broadcast (baseline):                {}",
@@ -47,8 +48,10 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<()> {
             owner.create_room("storm", false).await?;
             let tokens = crate::tokens(&stack, "storm", n).await?;
             let target = Target::room(&stack.pushpin.client_url(), "storm");
-            let outcome = storm(n, &target, Some(tokens), jitter).await;
+            let mut outcome = storm(n, &target, Some(tokens), jitter).await;
             println!("  Pushpin, {policy}: {}", outcome.summary());
+            let streams = std::mem::take(&mut outcome.streams);
+            first_post(&owner, streams).await?;
             for ((status, body), count) in &outcome.refusals {
                 println!("    {count:>6} × {status}: {body}");
             }
@@ -76,6 +79,8 @@ struct Outcome {
     /// Every refusal met, by status and what the answer said.
     refusals: BTreeMap<(String, String), usize>,
     retries: usize,
+    /// The streams that opened, still open.
+    streams: Vec<Stream>,
 }
 
 impl Outcome {
@@ -118,7 +123,6 @@ async fn storm(n: usize, target: &Target, tokens: Option<Vec<String>>, jitter: b
     }
     barrier.wait().await;
     let mut times = Vec::new();
-    let mut streams = Vec::new();
     let mut outcome = Outcome {
         subscribed: 0,
         gave_up: 0,
@@ -126,6 +130,7 @@ async fn storm(n: usize, target: &Target, tokens: Option<Vec<String>>, jitter: b
         median: Duration::ZERO,
         refusals: BTreeMap::new(),
         retries: 0,
+        streams: Vec::new(),
     };
     for task in tasks {
         let Ok((stream, took, refusals)) = task.await else {
@@ -135,7 +140,7 @@ async fn storm(n: usize, target: &Target, tokens: Option<Vec<String>>, jitter: b
         match stream {
             Ok(stream) => {
                 times.push(took);
-                streams.push(stream);
+                outcome.streams.push(stream);
                 outcome.retries += refusals.len();
             }
             Err(_) => {
@@ -155,6 +160,45 @@ async fn storm(n: usize, target: &Target, tokens: Option<Vec<String>>, jitter: b
     outcome.subscribed = times.len();
     outcome.all_in = times.last().copied().unwrap_or_default();
     outcome.median = times.get(times.len() / 2).copied().unwrap_or_default();
-    drop(streams);
     outcome
+}
+
+/// After the storm, what a person in the room sees: the owner posts once, and the time from
+/// its answer until every stream that opened had it (at most [`PATIENCE`]). Pushpin refreshes
+/// each new stream once before it delivers to it (docs/BENCHMARKS.md, *Fan-out*), so "all
+/// subscribed" is not yet "all live".
+async fn first_post(owner: &Client, streams: Vec<Stream>) -> anyhow::Result<()> {
+    let n = streams.len();
+    let (live_tx, mut live) = tokio::sync::mpsc::unbounded_channel();
+    let readers: Vec<_> = streams
+        .into_iter()
+        .map(|mut stream| {
+            let live_tx = live_tx.clone();
+            tokio::spawn(async move {
+                let mut subscription = Stream::subscription();
+                let (arrived, _) = stream
+                    .follow(&mut subscription, 1, std::future::pending())
+                    .await;
+                if !arrived.is_empty() {
+                    let _ = live_tx.send(());
+                }
+            })
+        })
+        .collect();
+    drop(live_tx);
+    owner.post("storm", "after the storm").await?;
+    let answered = Instant::now();
+    let mut reached = 0;
+    while reached < n {
+        match tokio::time::timeout_at((answered + PATIENCE).into(), live.recv()).await {
+            Ok(Some(())) => reached += 1,
+            Ok(None) | Err(_) => break,
+        }
+    }
+    println!(
+        "    a post after the storm reached {reached} of {n} streams within {:.1} s of its answer",
+        answered.elapsed().as_secs_f64()
+    );
+    readers.iter().for_each(|reader| reader.abort());
+    Ok(())
 }
