@@ -8,6 +8,7 @@
 //! each post once, and the proxy multiplies it. So the figure that matters is the proxy's: how
 //! late the last subscriber gets a post, and how much CPU each delivery costs it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -161,6 +162,7 @@ async fn through_stack(n: usize, posts: usize, edge: bool) -> anyhow::Result<Bur
 
     let pushpin = Tree::new(stack.pushpin.pid().expect("Pushpin runs"));
     let cpu_before = pushpin.cpu();
+    let threads_before = pushpin.cpu_by_thread();
     let body = "x".repeat(100);
     let start = Instant::now();
     let mut messages = Vec::with_capacity(posts);
@@ -176,6 +178,7 @@ async fn through_stack(n: usize, posts: usize, edge: bool) -> anyhow::Result<Bur
     );
     let arrivals = collect(crowd, stop).await?;
     let cpu = pushpin.cpu() - cpu_before;
+    busiest_threads(&threads_before, &pushpin.cpu_by_thread());
     // Numbered within the burst, as the subscribers counted them, for the baseline to send.
     for message in &mut messages {
         message.seq -= 1;
@@ -303,6 +306,31 @@ async fn gather(
         "only {open} of {n} subscribers could open their stream"
     );
     Ok(tasks)
+}
+
+/// Prints Pushpin's three busiest threads over the burst: deliveries cost CPU in more than
+/// one process, but a process that works on one thread cannot use both cores.
+fn busiest_threads(
+    before: &HashMap<(String, u32), Duration>,
+    after: &HashMap<(String, u32), Duration>,
+) {
+    let mut used: Vec<_> = after
+        .iter()
+        .map(|(thread, cpu)| {
+            let earlier = before.get(thread).copied().unwrap_or_default();
+            (cpu.saturating_sub(earlier), thread)
+        })
+        .collect();
+    used.sort_by(|a, b| b.0.cmp(&a.0));
+    let top: Vec<String> = used
+        .iter()
+        .take(3)
+        .map(|(cpu, (name, tid))| format!("{name} (thread {tid}) {:.2} s", cpu.as_secs_f64()))
+        .collect();
+    println!(
+        "  Pushpin's busiest threads over the burst: {}",
+        top.join(", ")
+    );
 }
 
 /// Posts the room's first message and waits until every subscriber has it, for at most

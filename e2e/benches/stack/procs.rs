@@ -48,6 +48,29 @@ impl Tree {
         Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second())
     }
 
+    /// CPU time (user + system) of every thread of the tree, by process name and thread id:
+    /// a process that runs its work on one thread (Pushpin's handler is one Qt event loop) is
+    /// bounded by that thread, not by the tree's total.
+    pub fn cpu_by_thread(&self) -> HashMap<(String, u32), Duration> {
+        let mut threads = HashMap::new();
+        for pid in self.pids() {
+            let Some(name) = process_name(pid) else {
+                continue;
+            };
+            let tasks = std::fs::read_dir(format!("/proc/{pid}/task"));
+            for entry in tasks.into_iter().flatten().flatten() {
+                let Some(tid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+                    continue;
+                };
+                if let Some(f) = stat_fields_at(&format!("/proc/{pid}/task/{tid}/stat")) {
+                    let cpu = (f.utime + f.stime) as f64 / clock_ticks_per_second();
+                    threads.insert((name.clone(), tid), Duration::from_secs_f64(cpu));
+                }
+            }
+        }
+        threads
+    }
+
     /// Resident memory of the tree, in bytes.
     pub fn rss(&self) -> u64 {
         self.pids().into_iter().filter_map(rss_of).sum()
@@ -71,7 +94,11 @@ struct StatFields {
 /// Fields 4 (ppid), 14 (utime) and 15 (stime) of `/proc/<pid>/stat`, counted after the
 /// command name, which is in parentheses and may hold spaces.
 fn stat_fields(pid: u32) -> Option<StatFields> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_fields_at(&format!("/proc/{pid}/stat"))
+}
+
+fn stat_fields_at(path: &str) -> Option<StatFields> {
+    let stat = std::fs::read_to_string(path).ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     Some(StatFields {
@@ -79,6 +106,15 @@ fn stat_fields(pid: u32) -> Option<StatFields> {
         utime: fields.get(11)?.parse().ok()?,
         stime: fields.get(12)?.parse().ok()?,
     })
+}
+
+/// The process's name: its program's file name, from its command line (`comm` would cut it
+/// at 15 bytes).
+fn process_name(pid: u32) -> Option<String> {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let first = cmdline.split(|b| *b == 0).next()?;
+    let path = String::from_utf8_lossy(first);
+    Some(path.rsplit('/').next()?.to_owned())
 }
 
 /// `sysconf(_SC_CLK_TCK)`: the unit of utime and stime. 100 on every Linux this runs on;
