@@ -321,7 +321,7 @@ fn busiest_threads(
             (cpu.saturating_sub(earlier), thread)
         })
         .collect();
-    used.sort_by(|a, b| b.0.cmp(&a.0));
+    used.sort_by_key(|(cpu, _)| std::cmp::Reverse(*cpu));
     let top: Vec<String> = used
         .iter()
         .take(3)
