@@ -13,8 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::ensure;
-use e2e::client::Client;
+use e2e::client::{Client, expect_status};
 use e2e::{Db, OriginMode, Stack, StackOptions};
+use reqwest::StatusCode;
+use shared::api::{MessageResponse, PostMessage};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::sync::{Semaphore, watch};
 
@@ -167,9 +169,15 @@ async fn through_stack(n: usize, posts: usize, edge: bool) -> anyhow::Result<Bur
     let start = Instant::now();
     let mut messages = Vec::with_capacity(posts);
     let mut answered = Vec::with_capacity(posts);
+    let mut sent_again = 0;
     for i in 0..posts {
-        messages.push(owner.post("fanout", &format!("{i} {body}")).await?);
+        let (message, again) = post(&owner, &format!("{i} {body}")).await?;
+        messages.push(message);
+        sent_again += again;
         answered.push(start.elapsed());
+    }
+    if sent_again > 0 {
+        println!("  ({sent_again} posts of the burst sent again after a 5xx, as the app does)");
     }
     ensure!(
         messages.iter().map(|m| m.seq).eq(2..=posts as u64 + 1),
@@ -189,6 +197,32 @@ async fn through_stack(n: usize, posts: usize, edge: bool) -> anyhow::Result<Bur
         messages,
         answered,
     })
+}
+
+/// Posts `body` as the app's outbox does (`frontend/src/pages/room/outbox.rs`): an answer of
+/// 5xx (Pushpin's "Error while proxying to origin." when its queues to the origin are full)
+/// sends it again with the same `client_id`, which the origin stores once, after 1 s, doubling
+/// up to 8 s. The stored message, and how many times it was sent again.
+async fn post(owner: &Client, body: &str) -> anyhow::Result<(shared::chat::Message, u32)> {
+    let post = PostMessage {
+        body: body.to_owned(),
+        client_id: e2e::random_hex(8),
+    };
+    let mut again = 0;
+    loop {
+        let response = owner.post_raw("fanout", &post).await?;
+        if response.status().is_server_error() && again < 5 {
+            again += 1;
+            // Pacing, as the app's: not a wait for an event.
+            tokio::time::sleep(Duration::from_millis(1000 << (again - 1).min(3))).await;
+            continue;
+        }
+        let posted: MessageResponse = expect_status(response, StatusCode::CREATED)
+            .await?
+            .json()
+            .await?;
+        return Ok((posted.message, again));
+    }
 }
 
 /// The same crowd on the bare broadcast, fed the same messages at the pace the stack answered
