@@ -49,8 +49,9 @@ pub struct Figures {
     pub lost: usize,
     pub duplicated: usize,
     pub reordered: usize,
-    /// Lost deliveries by transport (SSE, WebSocket).
+    /// Lost and duplicated deliveries by transport (SSE, WebSocket).
     pub lost_by: [usize; 2],
+    pub duplicated_by: [usize; 2],
     /// Subscribers whose stream ended before the burst did, by transport, with the first
     /// reason seen.
     pub cut_off: [usize; 2],
@@ -84,7 +85,15 @@ impl Figures {
             self.lost,
             self.duplicated,
             self.reordered,
-        ) + &match self.lost {
+        ) + &match self.duplicated {
+            0 => String::new(),
+            // On the wire: a WebSocket resume answered after live entries arrived replays
+            // them again, and the app's sequencer drops the repeats (docs/BENCHMARKS.md).
+            _ => format!(
+                " (duplicated on the wire: on SSE {}, on WebSocket {})",
+                self.duplicated_by[0], self.duplicated_by[1]
+            ),
+        } + &match self.lost {
             0 => String::new(),
             _ => format!(
                 " (lost on SSE {}, on WebSocket {}; streams cut off before the end: {} SSE, {} WebSocket, e.g. {:?})",
@@ -420,7 +429,8 @@ fn judge(
     arrivals: Vec<Followed>,
     cpu: Option<Duration>,
 ) -> Figures {
-    let (mut lost_by, mut cut_off, mut cut_reason) = ([0; 2], [0; 2], None);
+    let (mut lost_by, mut duplicated_by, mut cut_off, mut cut_reason) =
+        ([0; 2], [0; 2], [0; 2], None);
     let last = sent.len() as u64;
     let (mut lost, mut duplicated, mut reordered) = (0, 0, 0);
     let mut latencies = Vec::with_capacity(arrivals.len() * sent.len());
@@ -439,6 +449,7 @@ fn judge(
             }
             if seen[seq as usize] {
                 duplicated += 1;
+                duplicated_by[k] += 1;
                 continue;
             }
             seen[seq as usize] = true;
@@ -464,6 +475,7 @@ fn judge(
         duplicated,
         reordered,
         lost_by,
+        duplicated_by,
         cut_off,
         cut_reason,
         cpu,
