@@ -25,6 +25,7 @@ on_both_databases!(
     websocket_send_acks_and_reaches_sse_subscribers,
     a_long_replay_arrives_in_pages,
     a_cursor_ahead_of_the_room_gets_a_reset,
+    streams_at_one_position_share_their_next_link,
 );
 
 async fn two_users(stack: &Stack) -> anyhow::Result<(Client, Client)> {
@@ -491,6 +492,61 @@ async fn a_held_long_poll_times_out_empty(db: Db) -> anyhow::Result<()> {
     ensure!(
         started.elapsed() >= std::time::Duration::from_millis(900),
         "it was held first"
+    );
+    Ok(())
+}
+
+/// Pushpin 1.36 refreshes new streams 10 times a second, each refresh taking up to 100 streams
+/// only if their next links are equal, so a crowd of new visitors is live in seconds only if
+/// people at one position get one link (docs/BENCHMARKS.md, *Fan-out*); whose stream it is
+/// travels apart, in the session channel's `prev-id`.
+async fn streams_at_one_position_share_their_next_link(db: Db) -> anyhow::Result<()> {
+    let stack = Stack::start(db).await?;
+    let (alice, bob) = two_users(&stack).await?;
+    alice.create_room("lobby", false).await?;
+    for i in 1..=3 {
+        alice.post("lobby", &format!("m{i}")).await?;
+    }
+    // The hold answers Fanout gets for each person's stream, straight from the origin. Links
+    // expire on a ten-minute grid: these holds, milliseconds apart, cross a step once in ~10^5.
+    let sig = stack.grip_sig()?;
+    let mut answers = Vec::new();
+    // Bob from 2 is replayed 3 and then holds at 3 too; Alice's last hold is after a 4th post.
+    for (who, last_event_id) in [(&alice, "3"), (&bob, "2"), (&alice, "4")] {
+        if answers.len() == 2 {
+            alice.post("lobby", "m4").await?;
+        }
+        let hold = stack
+            .direct_client()
+            .with_token(who.token())
+            .request(Method::GET, "/api/rooms/lobby/events")
+            .header("last-event-id", last_event_id)
+            .header("grip-sig", &sig)
+            .send()
+            .await?;
+        let hold = expect_status(hold, StatusCode::OK).await?;
+        let header = |name: &str| -> anyhow::Result<String> {
+            Ok(hold.headers()[name].to_str()?.to_owned())
+        };
+        let mark = header("grip-channel")?
+            .split(',')
+            .map(str::trim)
+            .find(|c| c.starts_with("session-"))
+            .and_then(|c| c.split_once("; prev-id="))
+            .map(|(_, mark)| mark.to_owned());
+        answers.push((header("grip-link")?, mark));
+    }
+    let [(alice_link, alice_mark), (bob_link, bob_mark), (later, _)] = &answers[..] else {
+        unreachable!("three answers");
+    };
+    ensure!(
+        alice_link == bob_link,
+        "one link at one position: {alice_link} / {bob_link}"
+    );
+    ensure!(alice_link != later, "another position, another link");
+    ensure!(
+        alice_mark.is_some() && bob_mark.is_some() && alice_mark != bob_mark,
+        "each session's own mark: {alice_mark:?} / {bob_mark:?}"
     );
     Ok(())
 }
