@@ -105,7 +105,8 @@ enum PushpinFault {
     /// no write or credit for the connection after the socket filled). The reader keeps what
     /// was buffered (678 of 1,000 messages) and every head is dropped at the stream's full
     /// queue. Told by Pushpin's log: a publish still dropped at the stream's full queue a second
-    /// after the reader started, and none ever reached the stream's `prev-id` check.
+    /// after the reader started, and none reached the stream's `prev-id` check since it started
+    /// (some may during the burst: a full run had two, then stalled the same way).
     Stalled,
     /// When the proxy handed the new stream to the handler, condure sent one packet to the proxy
     /// (`keep-alive`, seq 2, in the same millisecond as the handoff), so the handler saw the
@@ -141,11 +142,21 @@ fn pushpin_fault(log: &str, reader_started: time::OffsetDateTime) -> Option<Push
     }
 }
 
-/// Whether Pushpin's `log` shows the [`PushpinFault::Stalled`] connection, for a reader that started reading
-/// at `reader_started` (Pushpin logs UTC here; another zone only makes this answer false).
+/// Whether Pushpin's `log` shows the [`PushpinFault::Stalled`] connection, for a reader that
+/// started reading at `reader_started`: a publish dropped at the full queue a second after it,
+/// and no publish at the `prev-id` check since it (one during the burst is no sign either way).
 fn pushpin_stalled(log: &str, reader_started: time::OffsetDateTime) -> bool {
-    let t = reader_started + Duration::from_secs(1);
-    let after = format!(
+    logged_since(
+        log,
+        "publish queue at max",
+        reader_started + Duration::from_secs(1),
+    ) && !logged_since(log, "last ID inconsistency", reader_started)
+}
+
+/// Whether a line of Pushpin's `log` holding `needle` is stamped at or after `t` (Pushpin logs
+/// UTC here; another zone only makes this answer false).
+fn logged_since(log: &str, needle: &str, t: time::OffsetDateTime) -> bool {
+    let since = format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
         t.year(),
         u8::from(t.month()),
@@ -155,14 +166,31 @@ fn pushpin_stalled(log: &str, reader_started: time::OffsetDateTime) -> bool {
         t.second(),
         t.millisecond()
     );
-    let dropped_late = log.lines().any(|line| {
-        line.contains("publish queue at max")
+    log.lines().any(|line| {
+        line.contains(needle)
             && line.split_once("] ").is_some_and(|(_, rest)| {
-                rest.get(..after.len())
-                    .is_some_and(|at| at >= after.as_str())
+                rest.get(..since.len())
+                    .is_some_and(|at| at >= since.as_str())
             })
-    });
-    dropped_late && !log.contains("last ID inconsistency")
+    })
+}
+
+/// The lines of a full run that stalled after two `prev-id` retries during the burst.
+#[test]
+fn a_stall_is_told_by_what_pushpin_logged_after_the_reader_started() {
+    let started = time::OffsetDateTime::from_unix_timestamp(1_796_442_850).unwrap()
+        + Duration::from_millis(60); // 2026-12-05 03:54:10.060 UTC
+    let during_burst = "[DEBUG] 2026-12-05 03:54:09.224 [handler] last ID inconsistency (got=539, expected=581), retrying";
+    let dropped_late =
+        "[DEBUG] 2026-12-05 03:54:11.282 [handler] httpsession: publish queue at max, dropping";
+    let stalled = [during_burst, dropped_late].join("\n");
+    assert!(pushpin_stalled(&stalled, started));
+    let retried_after = "[DEBUG] 2026-12-05 03:54:10.500 [handler] last ID inconsistency (got=1000, expected=600), retrying";
+    assert!(!pushpin_stalled(
+        &[&stalled, retried_after].join("\n"),
+        started
+    ));
+    assert!(!pushpin_stalled(during_burst, started));
 }
 
 async fn slow_sse_reader(db: Db) -> anyhow::Result<()> {

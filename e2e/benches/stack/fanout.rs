@@ -387,17 +387,10 @@ async fn first_post(
     mut live: UnboundedReceiver<()>,
 ) -> anyhow::Result<()> {
     owner.post("fanout", "first").await?;
-    let answered = Instant::now();
-    let mut reached = 0;
-    while reached < n {
-        match tokio::time::timeout_at((answered + LIVE_PATIENCE).into(), live.recv()).await {
-            Ok(Some(())) => reached += 1,
-            Ok(None) | Err(_) => break,
-        }
-    }
+    let (reached, took) = crowd::reached(&mut live, n, Instant::now(), LIVE_PATIENCE).await;
     println!(
         "  the first post reached {reached} of {n} subscribers within {:.1} s of its answer",
-        answered.elapsed().as_secs_f64()
+        took.as_secs_f64()
     );
     if reached < n {
         println!("  (measuring the burst anyway: it then waits behind the refreshes too)");

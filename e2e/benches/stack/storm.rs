@@ -187,17 +187,10 @@ async fn first_post(owner: &Client, streams: Vec<Stream>) -> anyhow::Result<()> 
         .collect();
     drop(live_tx);
     owner.post("storm", "after the storm").await?;
-    let answered = Instant::now();
-    let mut reached = 0;
-    while reached < n {
-        match tokio::time::timeout_at((answered + PATIENCE).into(), live.recv()).await {
-            Ok(Some(())) => reached += 1,
-            Ok(None) | Err(_) => break,
-        }
-    }
+    let (reached, took) = crowd::reached(&mut live, n, Instant::now(), PATIENCE).await;
     println!(
         "    a post after the storm reached {reached} of {n} streams within {:.1} s of its answer",
-        answered.elapsed().as_secs_f64()
+        took.as_secs_f64()
     );
     readers.iter().for_each(|reader| reader.abort());
     Ok(())
