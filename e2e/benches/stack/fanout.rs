@@ -1,7 +1,8 @@
-//! Fan-out: one room, many subscribers (half SSE, half WebSocket), a burst of posts. For every
-//! subscriber and every post, the time from the post's answer to its delivery; deliveries per
-//! second during the burst and per CPU-second of Pushpin; and what arrived lost, twice or out
-//! of order. Baseline in the same run: the same crowd on a bare in-process broadcast
+//! Fan-out: one room, many subscribers (half SSE, half WebSocket), a first post, then a burst of
+//! posts. For the first post, how long until every subscriber had it (Pushpin refreshes each
+//! new stream before it delivers to it); for every subscriber and every post of the burst, the
+//! time from the post's answer to its delivery; deliveries per second during the burst and per
+//! CPU-second of Pushpin; and what arrived lost, twice or out of order. Baseline in the same run: the same crowd on a bare in-process broadcast
 //! ([`crate::bare`]) fed the same payloads at the same pace.
 //!
 //! This is the load Fanout exists for: the origin answers each subscription once and publishes
@@ -317,6 +318,8 @@ async fn gather(
                     let _ = stopped.wait_for(|stop| *stop).await;
                 }
             };
+            // One subscription for both steps, as one app tab would have; `before`: the room's
+            // entries before the burst (the first post), so the burst is numbered from 1.
             let mut subscription = Stream::subscription();
             let mut before = 0;
             if let Some(live) = live {
