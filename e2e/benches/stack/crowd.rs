@@ -330,14 +330,14 @@ impl Stream {
     }
 }
 
-/// How many of `n` subscribers said on `live` that a post reached them, within `patience` of
-/// `answered` (the post's answer), and how long the wait took.
+/// How many of `n` subscribers say on `live` that a post reached them, within `patience` of
+/// now (called at the post's answer), and how long the wait took.
 pub async fn reached(
     live: &mut tokio::sync::mpsc::UnboundedReceiver<()>,
     n: usize,
-    answered: Instant,
     patience: Duration,
 ) -> (usize, Duration) {
+    let answered = Instant::now();
     let mut reached = 0;
     while reached < n {
         match tokio::time::timeout_at((answered + patience).into(), live.recv()).await {

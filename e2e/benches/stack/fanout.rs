@@ -390,7 +390,7 @@ async fn first_post(
     mut live: UnboundedReceiver<()>,
 ) -> anyhow::Result<()> {
     owner.post("fanout", "first").await?;
-    let (reached, took) = crowd::reached(&mut live, n, Instant::now(), LIVE_PATIENCE).await;
+    let (reached, took) = crowd::reached(&mut live, n, LIVE_PATIENCE).await;
     println!(
         "  the first post reached {reached} of {n} subscribers within {:.1} s of its answer",
         took.as_secs_f64()

@@ -187,7 +187,7 @@ async fn first_post(owner: &Client, streams: Vec<Stream>) -> anyhow::Result<()> 
         .collect();
     drop(live_tx);
     owner.post("storm", "after the storm").await?;
-    let (reached, took) = crowd::reached(&mut live, n, Instant::now(), PATIENCE).await;
+    let (reached, took) = crowd::reached(&mut live, n, PATIENCE).await;
     println!(
         "    a post after the storm reached {reached} of {n} streams within {:.1} s of its answer",
         took.as_secs_f64()

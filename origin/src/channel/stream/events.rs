@@ -78,7 +78,10 @@ pub async fn events<F: Feed>(
         // Caught up: hold the stream, subscribed from the chain link of the last replayed seq.
         (true, _) => {
             state.metrics.hold(Transport::EventSource);
-            let mut subscribe = access.subscribe(Some(channel.chain_at(replay.position)));
+            let mut subscribe = access.subscribe(
+                &state.auth.capabilities,
+                Some(channel.chain_at(replay.position)),
+            );
             subscribe.next_link = Some(access.next_link::<F>(&state, key, sse, replay.position));
             subscribe.stream(out);
         }

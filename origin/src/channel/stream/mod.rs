@@ -29,7 +29,7 @@ use uuid::Uuid;
 use super::replay::{grip_last, grip_last_session, parse_cursor};
 use super::{Feed, Target};
 use crate::auth::{authenticate, has_credentials};
-use crate::capability::Capability;
+use crate::capability::{Capabilities, Capability};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::PathOf;
 use crate::grip::{GripVerifier, Subscribe, require_grip};
@@ -106,13 +106,7 @@ pub struct StreamQuery {
 #[derive(Debug)]
 pub struct Access {
     pub target: Target,
-    pub user: Uuid,
     pub sid: Uuid,
-    /// The session's mark (`capability`): the `prev-id` of the session's channel on streams
-    /// with next links, which Pushpin sends back in `Grip-Last`.
-    pub session_mark: String,
-    /// Set when the request is the proxy's own fetch of a next link.
-    pub link: Option<Capability>,
 }
 
 impl Access {
@@ -120,8 +114,8 @@ impl Access {
     /// the channel itself with `position` as its `prev-id`, its session's channel (with the
     /// session's mark as its `prev-id` when there is a position, and so a next link), its
     /// signals' channel, and the channels that end it.
-    pub fn subscribe(&self, position: Option<ChainId>) -> Subscribe {
-        let mark = position.map(|_| self.session_mark.clone());
+    pub fn subscribe(&self, capabilities: &Capabilities, position: Option<ChainId>) -> Subscribe {
+        let mark = position.map(|_| capabilities.session_mark(&self.sid));
         let mut channels = vec![
             (
                 self.target.channel.name.clone(),
@@ -202,10 +196,7 @@ async fn authorize<F: Feed>(
         let target = F::open(state, key, session.user.id).await?;
         return Ok(Access {
             target,
-            user: session.user.id,
             sid: session.sid,
-            session_mark: capabilities.session_mark(&session.sid),
-            link: None,
         });
     };
     // Capabilities are for the proxy's own fetches, which carry no session and do not come
@@ -240,13 +231,7 @@ async fn authorize<F: Feed>(
         .await?
         .ok_or(ApiError::SessionEnded)?;
     let target = F::open(state, key, user).await?;
-    Ok(Access {
-        target,
-        user,
-        sid,
-        session_mark: capabilities.session_mark(&sid),
-        link: Some(link),
-    })
+    Ok(Access { target, sid })
 }
 
 /// Where the subscriber stands. The proxy's next-link fetch says it in `Grip-Last` (or the

@@ -44,7 +44,10 @@ pub async fn poll<F: Feed>(
     }
     state.metrics.hold(Transport::LongPoll);
     let mut response = Json(Page::<F::Entry>::default()).into_response();
-    let mut subscribe = access.subscribe(Some(channel.chain_at(replay.position)));
+    let mut subscribe = access.subscribe(
+        &state.auth.capabilities,
+        Some(channel.chain_at(replay.position)),
+    );
     // An entry stored between the query above and the hold shows up as a prev-id mismatch;
     // the proxy then fetches this link and answers the client with it.
     subscribe.next_link =

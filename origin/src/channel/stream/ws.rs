@@ -70,12 +70,9 @@ pub async fn ws<F: Feed>(
                 out.push(WsEvent::Open);
                 let access = Access {
                     target,
-                    user: session.user.id,
                     sid: session.sid,
-                    session_mark: state.auth.capabilities.session_mark(&session.sid),
-                    link: None,
                 };
-                out.extend(access.subscribe(None).socket());
+                out.extend(access.subscribe(&state.auth.capabilities, None).socket());
                 replay_into::<F::Entry>(&state, &access.target, cursor, &mut out).await?;
             }
             WsEvent::Text(text) => match &session {
