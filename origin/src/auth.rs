@@ -143,7 +143,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Se
         .sessions
         .verify(&token)
         .ok_or(ApiError::Unauthenticated)?;
-    if !state.store.session_is_live(claims.sid, claims.sub).await? {
+    if state.store.live_session(claims.sid).await? != Some(claims.sub) {
         return Err(ApiError::SessionEnded);
     }
     Ok(Session {

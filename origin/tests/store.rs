@@ -125,21 +125,27 @@ async fn sessions_end_one_by_one_or_all_at_once(db: Db) -> anyhow::Result<()> {
     let laptop = store.start_session(ann.id, 4_000_000_000).await?;
     let phone = store.start_session(ann.id, 4_000_000_000).await?;
     let bobs = store.start_session(bob.id, 4_000_000_000).await?;
-    ensure!(store.session_is_live(laptop, ann.id).await?);
+    ensure!(store.live_session(laptop).await? == Some(ann.id));
     ensure!(
-        !store.session_is_live(laptop, bob.id).await?,
+        store.live_session(laptop).await? != Some(bob.id),
         "a session is its user's only"
     );
 
+    let expired = store.start_session(bob.id, 1).await?;
+    ensure!(
+        store.live_session(expired).await?.is_none(),
+        "an expired session is not live"
+    );
+
     store.end_session(laptop).await?;
-    ensure!(!store.session_is_live(laptop, ann.id).await?);
-    ensure!(store.session_is_live(phone, ann.id).await?);
+    ensure!(store.live_session(laptop).await?.is_none());
+    ensure!(store.live_session(phone).await? == Some(ann.id));
 
     let ended = store.end_sessions_of(ann.id).await?;
     ensure!(ended == vec![phone], "only the live ones: {ended:?}");
-    ensure!(!store.session_is_live(phone, ann.id).await?);
+    ensure!(store.live_session(phone).await?.is_none());
     ensure!(
-        store.session_is_live(bobs, bob.id).await?,
+        store.live_session(bobs).await? == Some(bob.id),
         "others are untouched"
     );
     Ok(())

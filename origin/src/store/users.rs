@@ -71,18 +71,6 @@ impl Store {
         Ok(id)
     }
 
-    /// Whether session `id` of `user` has not been ended.
-    pub async fn session_is_live(&self, id: Uuid, user: Uuid) -> Result<bool, StoreError> {
-        let row = sqlx::query(
-            "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND ended_at IS NULL",
-        )
-        .bind(id.to_string())
-        .bind(user.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.is_some())
-    }
-
     /// The user of session `id`, if the session has not been ended and has not expired
     /// (`expires_at` is in Unix seconds, like the session token's `exp`).
     pub async fn live_session(&self, id: Uuid) -> Result<Option<Uuid>, StoreError> {
